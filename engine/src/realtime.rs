@@ -1,0 +1,331 @@
+//! The audio-thread side of the engine. Runs on the host's audio thread:
+//! no allocation, no locks, no waiting in real-time mode (the only call into the OS is the
+//! non-blocking `unpark` that wakes the worker). Offline rendering may wait for the worker.
+//!
+//! Per block it (1) writes the input into the input ring and a dry delay line, (2) reads one
+//! stem frame per output sample from the output ring, (3) applies smoothed per-stem gains,
+//! dry/wet and bypass. A frame that is not ready is replaced by the dry signal delayed by the
+//! latency (counted as an underrun); the frame is discarded when it arrives later.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+
+use crate::mixer::{MixSettings, Mixer};
+use crate::separator::N_STEMS;
+use crate::status::{EngineKind, EngineStatus};
+use crate::stft::StftConfig;
+use crate::worker::{SeparatorFactory, Worker, WorkerSetup};
+
+/// Longest time an offline render waits for the worker before giving up on a frame.
+const OFFLINE_WAIT: Duration = Duration::from_secs(5);
+
+/// Fixed parameters of an activated engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineConfig {
+    /// Host sample rate in Hz.
+    pub sample_rate_hz: f32,
+    /// Audio channels (1 or 2).
+    pub channels: usize,
+    /// Largest block the host will pass, in samples.
+    pub max_block: usize,
+    /// STFT at the host sample rate.
+    pub stft: StftConfig,
+}
+
+impl EngineConfig {
+    /// Slack between the newest input and the oldest output the audio thread needs, in samples:
+    /// one host block (at least one hop), so a block's frames come from hops that the worker
+    /// finished while the previous block played.
+    pub fn slack_samples(&self) -> usize {
+        self.max_block.max(self.stft.hop)
+    }
+
+    /// Latency reported to the host, in samples: the STFT's `n_fft - hop` algorithmic delay,
+    /// plus one hop of frame quantisation, plus [`Self::slack_samples`].
+    pub fn latency_samples(&self) -> usize {
+        self.stft.n_fft + self.slack_samples()
+    }
+
+    /// How many output frames the read position trails the input position.
+    fn read_lag(&self) -> usize {
+        self.latency_samples() - self.stft.delay_samples()
+    }
+
+    fn chunk(&self) -> usize {
+        self.max_block.clamp(1, 8192)
+    }
+}
+
+/// The audio-thread engine: owns the ring ends, the dry delay line and the mixer.
+pub struct RealtimeEngine {
+    cfg: EngineConfig,
+    input: HeapProd<f32>,
+    output: HeapCons<f32>,
+    worker: Option<Worker>,
+    status: Arc<EngineStatus>,
+    mixer: Mixer,
+    dry_delay: Vec<f32>,
+    dry_pos: usize,
+    dry: Vec<f32>,
+    interleaved: Vec<f32>,
+    frame: Vec<f32>,
+    written: u64,
+    skip_debt: u64,
+    flushing: Option<u32>,
+    flush_gen: u32,
+}
+
+impl RealtimeEngine {
+    /// Allocates rings and buffers and starts the worker. Call from a non-realtime thread
+    /// (plugin `activate`). If the worker cannot start, the engine passes audio through dry.
+    pub fn new(
+        cfg: EngineConfig,
+        settings: &MixSettings,
+        requested: EngineKind,
+        neural: Option<SeparatorFactory>,
+        status: Arc<EngineStatus>,
+    ) -> Self {
+        let ch = cfg.channels;
+        let chunk = cfg.chunk();
+        let frames = cfg.latency_samples() + 2 * chunk + 4 * cfg.stft.hop;
+        let (in_prod, in_cons) = HeapRb::<f32>::new(frames * ch).split();
+        let (out_prod, out_cons) = HeapRb::<f32>::new(frames * N_STEMS * ch).split();
+        status.latency_samples.store(cfg.latency_samples() as u32, Ordering::Relaxed);
+        let worker = Worker::spawn(WorkerSetup {
+            stft: cfg.stft,
+            channels: ch,
+            sample_rate_hz: cfg.sample_rate_hz,
+            input: in_cons,
+            output: out_prod,
+            neural,
+            requested,
+            status: status.clone(),
+        });
+        let worker = match worker {
+            Ok(w) => Some(w),
+            Err(e) => {
+                status.set_message(format!("Could not start the separation thread ({e}); passing audio through dry."));
+                status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
+                None
+            }
+        };
+        RealtimeEngine {
+            cfg,
+            input: in_prod,
+            output: out_cons,
+            worker,
+            status,
+            mixer: Mixer::new(cfg.sample_rate_hz, settings),
+            dry_delay: vec![0.0; cfg.latency_samples() * ch],
+            dry_pos: 0,
+            dry: vec![0.0; chunk * ch],
+            interleaved: vec![0.0; chunk * ch],
+            frame: vec![0.0; N_STEMS * ch],
+            written: 0,
+            skip_debt: 0,
+            flushing: None,
+            flush_gen: 0,
+        }
+    }
+
+    /// The configuration this engine was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Latency in samples (see [`EngineConfig::latency_samples`]).
+    pub fn latency_samples(&self) -> usize {
+        self.cfg.latency_samples()
+    }
+
+    /// Shared status (meters, counters, messages).
+    pub fn status(&self) -> &Arc<EngineStatus> {
+        &self.status
+    }
+
+    /// Asks the worker to switch separator (takes effect at its next hop).
+    pub fn request_engine(&self, kind: EngineKind) {
+        if let Some(w) = &self.worker {
+            w.shared().requested_engine.store(kind as u8, Ordering::Relaxed);
+        }
+    }
+
+    /// Restarts the separation stream (transport jump, host reset): the worker drops queued
+    /// input and clears its state; the output is the delayed dry signal until new frames arrive.
+    /// Real-time safe.
+    pub fn reset(&mut self) {
+        self.begin_flush();
+        self.mixer.snap();
+    }
+
+    fn begin_flush(&mut self) {
+        if let Some(w) = &self.worker {
+            self.flush_gen = self.flush_gen.wrapping_add(1);
+            w.shared().flush_request.store(self.flush_gen, Ordering::Release);
+            w.wake();
+            self.flushing = Some(self.flush_gen);
+        }
+    }
+
+    /// Processes one block in place: `channels[ch][sample]` holds the input and receives the
+    /// output. `offline` allows waiting for the worker (host offline render).
+    pub fn process(&mut self, channels: &mut [&mut [f32]], settings: &MixSettings, offline: bool) {
+        self.mixer.set(settings);
+        let len = channels.first().map_or(0, |c| c.len());
+        let mut start = 0;
+        let mut peaks = [0.0f32; N_STEMS];
+        let mut out_peak = 0.0f32;
+        let mut underruns = 0u64;
+        let mut nonfinite = false;
+        while start < len {
+            let n = (len - start).min(self.cfg.chunk());
+            nonfinite |= self.process_chunk(channels, start, n, offline, &mut peaks, &mut out_peak, &mut underruns);
+            start += n;
+        }
+        for (s, p) in peaks.iter().enumerate() {
+            self.status.stem_peak[s].store(*p);
+        }
+        self.status.output_peak.store(out_peak);
+        if underruns > 0 {
+            self.status.underrun_samples.fetch_add(underruns, Ordering::Relaxed);
+            self.status.underrun_blocks.fetch_add(1, Ordering::Relaxed);
+        }
+        if nonfinite {
+            self.status.nonfinite_blocks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn process_chunk(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        start: usize,
+        n: usize,
+        offline: bool,
+        peaks: &mut [f32; N_STEMS],
+        out_peak: &mut f32,
+        underruns: &mut u64,
+    ) -> bool {
+        let ch = self.cfg.channels.min(channels.len());
+        let stride = self.cfg.channels;
+        let delay_len = self.cfg.latency_samples();
+        let mut nonfinite = false;
+        // 1. Sanitise, interleave, run the dry delay line.
+        for i in 0..n {
+            for c in 0..stride {
+                let x = channels[c.min(ch - 1)][start + i];
+                let x = if x.is_finite() {
+                    x
+                } else {
+                    nonfinite = true;
+                    0.0
+                };
+                self.interleaved[i * stride + c] = x;
+                let d = &mut self.dry_delay[self.dry_pos * stride + c];
+                self.dry[i * stride + c] = *d;
+                *d = x;
+            }
+            self.dry_pos = (self.dry_pos + 1) % delay_len;
+        }
+        if nonfinite {
+            // A NaN/Inf burst may have poisoned the separator's state: restart it.
+            self.begin_flush();
+        }
+        // 2. Hand the input to the worker, or finish a pending flush.
+        if let (Some(gen), Some(w)) = (self.flushing, &self.worker) {
+            if w.shared().flush_ack.load(Ordering::Acquire) == gen {
+                self.output.clear();
+                self.written = 0;
+                self.skip_debt = 0;
+                self.flushing = None;
+            }
+        }
+        if self.flushing.is_none() {
+            if let Some(w) = &self.worker {
+                if self.input.vacant_len() >= n * stride {
+                    self.input.push_slice(&self.interleaved[..n * stride]);
+                    w.wake();
+                } else {
+                    // The worker has stalled for longer than the rings hold: resynchronise.
+                    self.begin_flush();
+                }
+            }
+        }
+        // 3. One output sample at a time: stems (or dry), gains, dry/wet, bypass.
+        let lag = self.cfg.read_lag() as u64;
+        for i in 0..n {
+            let pos = self.written + i as u64;
+            let have_frame = self.flushing.is_none() && self.worker.is_some() && pos >= lag && self.next_frame(offline);
+            if self.flushing.is_none() && self.worker.is_some() && pos >= lag && !have_frame {
+                *underruns += 1;
+            }
+            let (g, wet, bypass) = self.mixer.next_gains();
+            for c in 0..ch {
+                let dry = self.dry[i * stride + c];
+                let y = if have_frame {
+                    let mut sum = 0.0;
+                    for s in 0..N_STEMS {
+                        let v = g[s] * self.frame[s * stride + c];
+                        peaks[s] = peaks[s].max(v.abs());
+                        sum += v;
+                    }
+                    let mixed = wet * sum + (1.0 - wet) * dry;
+                    bypass * dry + (1.0 - bypass) * mixed
+                } else {
+                    dry
+                };
+                *out_peak = out_peak.max(y.abs());
+                channels[c][start + i] = y;
+            }
+        }
+        if self.flushing.is_none() {
+            self.written += n as u64;
+        }
+        nonfinite
+    }
+
+    /// Pops the next stem frame into `self.frame`; false (and one more frame of debt) if it is
+    /// not ready. Offline, waits for the worker instead.
+    fn next_frame(&mut self, offline: bool) -> bool {
+        let frame_len = self.frame.len();
+        // Drop frames that arrived after we already played dry in their place.
+        while self.skip_debt > 0 && self.output.occupied_len() >= frame_len {
+            self.output.skip(frame_len);
+            self.skip_debt -= 1;
+        }
+        if self.skip_debt == 0 && self.output.occupied_len() >= frame_len {
+            self.output.pop_slice(&mut self.frame);
+            return true;
+        }
+        if offline && self.skip_debt == 0 {
+            if let Some(w) = &self.worker {
+                let deadline = Instant::now() + OFFLINE_WAIT;
+                while self.output.occupied_len() < frame_len
+                    && self.status.worker_running.load(Ordering::Relaxed)
+                    && Instant::now() < deadline
+                {
+                    w.wake();
+                    w.shared().wait_progress(Duration::from_millis(2));
+                }
+                if self.output.occupied_len() >= frame_len {
+                    self.output.pop_slice(&mut self.frame);
+                    return true;
+                }
+            }
+        }
+        self.skip_debt += 1;
+        false
+    }
+}
+
+impl Drop for RealtimeEngine {
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.stop();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The separation worker thread: pops hops of input from the input ring, runs STFT →
+//! separator → inverse STFT, pushes stem frames into the output ring.
+//!
+//! Started when the plugin is activated, stopped and joined when it is deactivated. It sleeps
+//! in `park_timeout` when there is nothing to do; the audio thread wakes it with `unpark`.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use ringbuf::traits::{Consumer, Observer, Producer};
+use ringbuf::{HeapCons, HeapProd};
+
+use crate::classic::ClassicSeparator;
+use crate::denormals::flush_denormals_on_this_thread;
+use crate::processor::HopProcessor;
+use crate::separator::{Separator, N_STEMS};
+use crate::status::{EngineKind, EngineStatus};
+use crate::stft::StftConfig;
+
+/// Builds the neural separator on the worker thread (so its runtime state never touches the
+/// audio thread). An `Err` carries the message shown to the user.
+pub type SeparatorFactory = Box<dyn FnOnce(StftConfig, usize) -> Result<Box<dyn Separator>, String> + Send>;
+
+/// Longest sleep between checks when idle.
+const IDLE_PARK: Duration = Duration::from_millis(5);
+
+/// State shared by the audio thread and the worker (all lock-free except `progress`, which
+/// only the worker and an offline-rendering audio thread use).
+pub struct WorkerShared {
+    stop: AtomicBool,
+    /// Flush generation requested by the audio thread.
+    pub(crate) flush_request: AtomicU32,
+    /// Flush generation the worker has completed.
+    pub(crate) flush_ack: AtomicU32,
+    /// The [`EngineKind`] the user asked for.
+    pub(crate) requested_engine: AtomicU8,
+    progress: Mutex<u64>,
+    progress_cv: Condvar,
+}
+
+impl WorkerShared {
+    fn new(requested: EngineKind) -> Self {
+        WorkerShared {
+            stop: AtomicBool::new(false),
+            flush_request: AtomicU32::new(0),
+            flush_ack: AtomicU32::new(0),
+            requested_engine: AtomicU8::new(requested as u8),
+            progress: Mutex::new(0),
+            progress_cv: Condvar::new(),
+        }
+    }
+
+    /// Blocks up to `timeout` for the worker to finish another hop (offline rendering only).
+    pub(crate) fn wait_progress(&self, timeout: Duration) {
+        if let Ok(guard) = self.progress.lock() {
+            let seen = *guard;
+            let _ = self.progress_cv.wait_timeout_while(guard, timeout, |p| *p == seen);
+        }
+    }
+
+    fn notify_progress(&self) {
+        if let Ok(mut p) = self.progress.lock() {
+            *p = p.wrapping_add(1);
+        }
+        self.progress_cv.notify_all();
+    }
+}
+
+/// A running worker thread.
+pub struct Worker {
+    handle: Option<JoinHandle<()>>,
+    thread: Thread,
+    shared: Arc<WorkerShared>,
+}
+
+/// Everything the worker thread owns.
+pub struct WorkerSetup {
+    /// STFT configuration at the processing sample rate.
+    pub stft: StftConfig,
+    /// Audio channels (1 or 2).
+    pub channels: usize,
+    /// Processing sample rate in Hz.
+    pub sample_rate_hz: f32,
+    /// Consumer side of the input ring (interleaved samples).
+    pub input: HeapCons<f32>,
+    /// Producer side of the output ring (stem frames, see [`HopProcessor`]).
+    pub output: HeapProd<f32>,
+    /// Builder of the neural separator, if one is configured.
+    pub neural: Option<SeparatorFactory>,
+    /// The engine the user asked for at start.
+    pub requested: EngineKind,
+    /// Status shared with the GUI.
+    pub status: Arc<EngineStatus>,
+}
+
+impl Worker {
+    /// Starts the worker thread.
+    pub fn spawn(setup: WorkerSetup) -> std::io::Result<Worker> {
+        let shared = Arc::new(WorkerShared::new(setup.requested));
+        let thread_shared = shared.clone();
+        let handle = thread::Builder::new()
+            .name("demix-worker".into())
+            .spawn(move || run(setup, &thread_shared))?;
+        let thread = handle.thread().clone();
+        Ok(Worker { handle: Some(handle), thread, shared })
+    }
+
+    /// Wakes the worker (non-blocking; callable from the audio thread).
+    #[inline]
+    pub fn wake(&self) {
+        self.thread.unpark();
+    }
+
+    /// State shared with the audio thread.
+    pub fn shared(&self) -> &Arc<WorkerShared> {
+        &self.shared
+    }
+
+    /// Stops the thread and waits for it to finish.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.thread.unpark();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(mut setup: WorkerSetup, shared: &WorkerShared) {
+    flush_denormals_on_this_thread();
+    let status = setup.status.clone();
+    status.worker_running.store(true, Ordering::Relaxed);
+    // A panic inside the worker must not take the host down: it ends the thread, and the
+    // audio thread falls back to dry because no more frames arrive.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut setup, shared)));
+    if result.is_err() {
+        status.set_message("The separation worker stopped after an internal error; passing audio through dry.");
+        log::error!("demix worker panicked; output falls back to dry");
+    }
+    status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
+    status.worker_running.store(false, Ordering::Relaxed);
+    shared.notify_progress();
+}
+
+fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
+    let status = setup.status.clone();
+    let cfg = setup.stft;
+    let ch = setup.channels;
+    let mut classic = ClassicSeparator::new(cfg.bins());
+    let mut neural: Option<Box<dyn Separator>> = match setup.neural.take() {
+        Some(factory) => match factory(cfg, ch) {
+            Ok(sep) => {
+                status.set_message(format!("Model loaded: {}", sep.name()));
+                Some(sep)
+            }
+            Err(msg) => {
+                log::error!("demix: neural engine unavailable: {msg}");
+                status.set_message(format!("Neural engine unavailable, using Classic: {msg}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut proc = HopProcessor::new(cfg, ch, setup.sample_rate_hz);
+    let mut hop_in = vec![0.0f32; cfg.hop * ch];
+    let mut hop_out = vec![0.0f32; cfg.hop * N_STEMS * ch];
+    let hop_seconds = cfg.hop as f32 / setup.sample_rate_hz;
+    let mut load = 0.0f32;
+    let mut max_us = 0u32;
+    let mut last_engine = EngineKind::Dry;
+
+    while !shared.stop.load(Ordering::Acquire) {
+        let req = shared.flush_request.load(Ordering::Acquire);
+        if req != shared.flush_ack.load(Ordering::Relaxed) {
+            setup.input.clear();
+            proc.reset();
+            classic.reset();
+            if let Some(n) = neural.as_mut() {
+                n.reset();
+            }
+            shared.flush_ack.store(req, Ordering::Release);
+            shared.notify_progress();
+        }
+        let engine = match EngineKind::from_u8(shared.requested_engine.load(Ordering::Relaxed)) {
+            EngineKind::Neural if neural.is_some() => EngineKind::Neural,
+            _ => EngineKind::Classic,
+        };
+        if engine != last_engine {
+            status.active_engine.store(engine as u8, Ordering::Relaxed);
+            last_engine = engine;
+        }
+        let mut worked = false;
+        while setup.input.occupied_len() >= hop_in.len() && setup.output.vacant_len() >= hop_out.len() {
+            if shared.flush_request.load(Ordering::Acquire) != shared.flush_ack.load(Ordering::Relaxed) {
+                break;
+            }
+            setup.input.pop_slice(&mut hop_in);
+            let t0 = Instant::now();
+            let sep: &mut dyn Separator = match (engine, neural.as_mut()) {
+                (EngineKind::Neural, Some(n)) => n.as_mut(),
+                _ => &mut classic,
+            };
+            let report = proc.process_hop(sep, &hop_in, &mut hop_out);
+            let us = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
+            setup.output.push_slice(&hop_out);
+            if report.separator_fault {
+                status.separator_faults.fetch_add(1, Ordering::Relaxed);
+            }
+            max_us = max_us.max(us);
+            load = 0.95 * load + 0.05 * (us as f32 * 1e-6 / hop_seconds);
+            status.worker_load.store(load);
+            status.worker_max_hop_us.store(max_us, Ordering::Relaxed);
+            status.hops_processed.fetch_add(1, Ordering::Relaxed);
+            worked = true;
+            shared.notify_progress();
+        }
+        if !worked {
+            thread::park_timeout(IDLE_PARK);
+        }
+    }
+}
