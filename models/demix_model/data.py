@@ -1,0 +1,298 @@
+"""Data: MUSDB18-HQ-layout songs (``<root>/<split>/<track>/{mixture,vocals,drums,bass,other}.wav``),
+random-mix augmentation, packing for the GPU machine, and the data ledger.
+
+Our own generated dataset (``models/.data/songs``) and MUSDB18-HQ share this layout, so one
+loader reads both (``.wav``, ``.flac`` or ``.ogg`` stems are accepted, 44.1 kHz, mono or stereo).
+"""
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import SAMPLE_RATE, STEMS
+
+AUDIO_EXT = (".wav", ".flac", ".ogg")
+
+
+def _find(track_dir, name):
+    for ext in AUDIO_EXT:
+        p = os.path.join(track_dir, name + ext)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def list_tracks(root, split):
+    """Track directories of ``root/split`` that hold all four stems, sorted."""
+    d = os.path.join(root, split)
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in sorted(os.listdir(d)):
+        t = os.path.join(d, name)
+        if os.path.isdir(t) and all(_find(t, s) for s in STEMS):
+            out.append(t)
+    return out
+
+
+def read_wav(path, start=0, frames=-1):
+    """-> float32 [2, N] (mono duplicated to both channels)."""
+    import soundfile as sf
+    x, sr = sf.read(path, start=start, frames=frames, dtype="float32", always_2d=True)
+    if sr != SAMPLE_RATE:
+        raise ValueError(f"{path}: sample rate {sr}, expected {SAMPLE_RATE}")
+    x = x.T
+    if x.shape[0] == 1:
+        x = np.repeat(x, 2, axis=0)
+    return np.ascontiguousarray(x[:2])
+
+
+def audio_frames(path):
+    import soundfile as sf
+    return sf.info(path).frames
+
+
+# ----------------------------------------------------------------------------- manifest
+def load_manifest(path):
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def manifest_sha256(path):
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(b"").hexdigest()
+
+
+def _licences_of(entry):
+    """Collect licence strings from a manifest entry, whatever its exact shape."""
+    found = set()
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k.lower() in ("licence", "license", "licenses", "licences") and isinstance(v, (str, list)):
+                    for s in ([v] if isinstance(v, str) else v):
+                        if isinstance(s, str):
+                            found.add(s)
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(entry)
+    return sorted(found)
+
+
+def track_info_from_manifest(manifest, split, track_name):
+    """(licences list, sources summary) of a track from our generator's manifest, or None."""
+    if not manifest:
+        return None
+    entries = None
+    if isinstance(manifest, dict):
+        for key in ("songs", "tracks", "items"):
+            if isinstance(manifest.get(key), list):
+                entries = manifest[key]
+                break
+            if isinstance(manifest.get(key), dict):
+                entries = [dict(v, name=k) if isinstance(v, dict) else {"name": k, "v": v}
+                           for k, v in manifest[key].items()]
+                break
+    elif isinstance(manifest, list):
+        entries = manifest
+    if entries is None:
+        return None
+    for e in entries:
+        if not isinstance(e, dict):
+            continue
+        names = {str(e.get(k)) for k in ("name", "track", "id", "song", "dir", "path") if e.get(k) is not None}
+        if track_name in names or f"{split}/{track_name}" in names or any(
+                n.rstrip("/").endswith(f"{split}/{track_name}") for n in names):
+            return _licences_of(e)
+    return None
+
+
+# ----------------------------------------------------------------------------- bank
+@dataclass
+class Track:
+    name: str          # "<tag>:<split>/<track>"
+    dir: str
+    length: int        # samples (shortest stem)
+    licences: list = field(default_factory=list)
+
+
+class StemBank:
+    """All stems of a set of tracks. ``preload=True`` keeps int16 audio in memory (one
+    ``[4, 2, total]`` array, tracks concatenated); otherwise segments are read from disk."""
+
+    def __init__(self, sources, preload=True, max_tracks=None, log=print):
+        """sources: list of (root, split, tag, manifest_path_or_None)."""
+        self.tracks = []
+        for root, split, tag, manifest_path in sources:
+            manifest = load_manifest(manifest_path)
+            for t in list_tracks(root, split)[:max_tracks]:
+                n = min(audio_frames(_find(t, s)) for s in STEMS)
+                name = os.path.basename(t)
+                lic = track_info_from_manifest(manifest, split, name)
+                if lic is None:
+                    lic = ["MUSDB18-HQ (research use)"] if tag == "musdb" else ["unknown"]
+                self.tracks.append(Track(f"{tag}:{split}/{name}", t, n, lic))
+        if not self.tracks:
+            raise FileNotFoundError(f"no tracks with all stems {STEMS} under {sources}")
+        self.lengths = np.array([t.length for t in self.tracks], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self.total = int(self.lengths.sum())
+        self.audio = None
+        if preload:
+            self.audio = np.zeros((len(STEMS), 2, self.total), dtype=np.int16)
+            for i, t in enumerate(self.tracks):
+                for s, stem in enumerate(STEMS):
+                    x = read_wav(_find(t.dir, stem), 0, t.length)
+                    self.audio[s, :, self.starts[i]:self.starts[i] + t.length] = np.clip(
+                        np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+        log(f"bank: {len(self.tracks)} tracks, {self.total / SAMPLE_RATE / 60:.1f} min"
+            f"{' (preloaded, %.0f MB)' % (self.audio.nbytes / 1e6) if preload else ' (lazy)'}")
+
+    def seconds(self):
+        return self.total / SAMPLE_RATE
+
+    def segment(self, track, stem, offset, length):
+        """float32 [2, length] (zero-padded past the end)."""
+        t = self.tracks[track]
+        n = max(0, min(length, t.length - offset))
+        if self.audio is not None:
+            a = self.starts[track] + offset
+            x = self.audio[stem, :, a:a + n].astype(np.float32) / 32767.0
+        else:
+            x = read_wav(_find(t.dir, STEMS[stem]), offset, n)
+        if n < length:
+            x = np.pad(x, ((0, 0), (0, length - n)))
+        return x
+
+
+class RandomMixer:
+    """Random-mix augmentation: each example draws each stem from a (usually) different song,
+    at a random offset, with random gain, channel swap and polarity; with probability
+    ``p_coherent`` the four stems come from the same song and offset (a real mix).
+    Keeps the ledger: seconds of audio drawn per track and stem."""
+
+    def __init__(self, bank: StemBank, seg_len, seed=0, p_coherent=0.25, gain_db=(-9.0, 3.0),
+                 p_swap=0.5, p_flip=0.5, p_drop=0.05, device=None):
+        self.bank, self.seg_len = bank, int(seg_len)
+        self.rng = np.random.default_rng(seed)
+        self.p_coherent, self.gain_db = p_coherent, gain_db
+        self.p_swap, self.p_flip, self.p_drop = p_swap, p_flip, p_drop
+        self.ledger = np.zeros((len(bank.tracks), len(STEMS)), dtype=np.float64)
+        self.device = device
+        self._gpu_audio = None
+        w = np.maximum(bank.lengths - self.seg_len, 1).astype(np.float64)
+        self.p_track = w / w.sum()
+
+    def _draw(self, B):
+        S = len(STEMS)
+        rng = self.rng
+        tr = rng.choice(len(self.bank.tracks), size=(B, S), p=self.p_track)
+        coh = rng.random(B) < self.p_coherent
+        tr[coh] = tr[coh, :1]
+        maxoff = np.maximum(self.bank.lengths[tr] - self.seg_len, 0)
+        off = (rng.random((B, S)) * (maxoff + 1)).astype(np.int64)
+        off[coh] = off[coh, :1]
+        gain = 10 ** (rng.uniform(*self.gain_db, size=(B, S)) / 20)
+        gain *= np.where(rng.random((B, S)) < self.p_flip, -1.0, 1.0)
+        gain *= rng.random((B, S)) >= self.p_drop
+        swap = rng.random((B, S)) < self.p_swap
+        for b in range(B):
+            for s in range(S):
+                self.ledger[tr[b, s], s] += self.seg_len / SAMPLE_RATE
+        return tr, off, gain.astype(np.float32), swap
+
+    def batch(self, B):
+        """-> torch float32 stems [B, S, 2, L] (mixture = stems.sum(1))."""
+        import torch
+        tr, off, gain, swap = self._draw(B)
+        S, L = len(STEMS), self.seg_len
+        dev = self.device or "cpu"
+        if self.bank.audio is not None and str(dev) != "cpu":
+            if self._gpu_audio is None:
+                self._gpu_audio = torch.from_numpy(self.bank.audio).to(dev)
+            a = torch.from_numpy(self.bank.starts[tr] + off).to(dev)  # [B, S]
+            idx = a[..., None] + torch.arange(L, device=dev)  # [B, S, L]
+            idx = idx.clamp_max(self.bank.total - 1)
+            sidx = torch.arange(S, device=dev)[None, :, None].expand(B, S, L)
+            x = self._gpu_audio[sidx, :, idx]  # [B, S, L, 2]
+            x = x.permute(0, 1, 3, 2).float() / 32767.0
+            # zero past each track's end
+            valid = (off[..., None] + np.arange(L)) < self.bank.lengths[tr][..., None]
+            x = x * torch.from_numpy(valid).to(dev)[:, :, None, :]
+        else:
+            x = np.zeros((B, S, 2, L), dtype=np.float32)
+            for b in range(B):
+                for s in range(S):
+                    x[b, s] = self.bank.segment(tr[b, s], s, off[b, s], L)
+            x = torch.from_numpy(x).to(dev)
+        sw = torch.from_numpy(swap).to(x.device)[:, :, None, None]
+        x = torch.where(sw, x.flip(2), x)
+        return x * torch.from_numpy(gain).to(x.device)[:, :, None, None]
+
+    def ledger_summary(self):
+        """{track name: {"seconds": total, "licences": [...], "per_stem": {...}}}"""
+        out = {}
+        for i, t in enumerate(self.bank.tracks):
+            tot = float(self.ledger[i].sum())
+            if tot > 0:
+                out[t.name] = {"seconds": round(tot, 1), "licences": t.licences,
+                               "per_stem": {s: round(float(self.ledger[i, k]), 1) for k, s in enumerate(STEMS)}}
+        return out
+
+
+def merge_ledgers(a, b):
+    out = {k: dict(v, per_stem=dict(v["per_stem"])) for k, v in (a or {}).items()}
+    for k, v in (b or {}).items():
+        if k in out:
+            out[k]["seconds"] = round(out[k]["seconds"] + v["seconds"], 1)
+            for s, sec in v["per_stem"].items():
+                out[k]["per_stem"][s] = round(out[k]["per_stem"].get(s, 0) + sec, 1)
+        else:
+            out[k] = v
+    return out
+
+
+def ledger_by_licence(ledger):
+    agg = {}
+    for k, v in ledger.items():
+        key = " + ".join(v["licences"]) or "unknown"
+        agg[key] = agg.get(key, 0.0) + v["seconds"]
+    return dict(sorted(agg.items(), key=lambda kv: -kv[1]))
+
+
+# ----------------------------------------------------------------------------- packing
+def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.6, max_tracks=None,
+         max_seconds=None):
+    """Re-encode a songs tree compactly (for carrying to a GPU machine): each stem as Ogg
+    Vorbis (or FLAC); the mixture is left out (it is the sum of the stems). Copies manifest.json."""
+    import shutil
+    import soundfile as sf
+    total = 0
+    for split in splits:
+        for t in list_tracks(src_root, split)[:max_tracks]:
+            d = os.path.join(dst_root, split, os.path.basename(t))
+            os.makedirs(d, exist_ok=True)
+            for stem in STEMS:
+                x = read_wav(_find(t, stem))
+                if max_seconds:
+                    x = x[:, :int(max_seconds * SAMPLE_RATE)]
+                p = os.path.join(d, stem + "." + fmt)
+                if fmt == "ogg":
+                    sf.write(p, x.T, SAMPLE_RATE, format="OGG", subtype="VORBIS")
+                else:
+                    sf.write(p, x.T, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+                total += os.path.getsize(p)
+    m = os.path.join(src_root, "manifest.json")
+    if os.path.exists(m):
+        shutil.copy(m, os.path.join(dst_root, "manifest.json"))
+    return total

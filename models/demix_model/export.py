@@ -1,0 +1,266 @@
+"""Export the single-step graph to ONNX (contract v1), quantize to int8, write fixtures.
+
+  python models/export.py --ckpt models/.runs/<name>/best.pt      # -> demix_fp32.onnx, demix.onnx, fixtures
+"""
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+
+from .config import (SAMPLE_RATE, N_FFT, HOP, BINS, STEMS, CONTRACT_VERSION, MODEL_NAME,
+                     ModelConfig)
+
+MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MANIFEST = os.path.join(MODELS_DIR, ".data", "songs", "manifest.json")
+
+
+def manifest_sha256(path):
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(b"").hexdigest()  # no manifest: hash of nothing (untrained / ad hoc)
+
+
+def metadata(manifest_sha, quantization, name=MODEL_NAME):
+    return {
+        "demix.sample_rate": str(SAMPLE_RATE),
+        "demix.n_fft": str(N_FFT),
+        "demix.hop": str(HOP),
+        "demix.window": "hann",
+        "demix.stems": ",".join(STEMS),
+        "demix.frames_per_call": "1",
+        "demix.version": CONTRACT_VERSION,
+        "demix.data_manifest_sha256": manifest_sha,
+        "demix.name": name,
+        "demix.quantization": quantization,
+    }
+
+
+def set_metadata(model_proto, meta):
+    del model_proto.metadata_props[:]
+    for k, v in meta.items():
+        e = model_proto.metadata_props.add()
+        e.key, e.value = k, v
+
+
+def export_fp32(net, path, meta):
+    import torch
+    import onnx
+    from .model import StepWrapper
+    net = net.eval().float()
+    names = net.state_names()
+    spec = torch.zeros(2, 2, BINS)
+    states = tuple(net.zero_states())
+    tmp = path + ".tmp"
+    with torch.no_grad():
+        torch.onnx.export(StepWrapper(net), (spec, *states), tmp, dynamo=False, opset_version=17,
+                          input_names=["spec"] + [f"state_in_{n}" for n in names],
+                          output_names=["mask"] + [f"state_out_{n}" for n in names],
+                          do_constant_folding=True)
+    # fold everything that depends only on weights (head projection, A = -exp(A_log), pads,
+    # shape constants) and drop Identity nodes: ORT's basic, hardware-independent level.
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    so.optimized_model_filepath = tmp + ".opt"
+    ort.InferenceSession(tmp, so, providers=["CPUExecutionProvider"])
+    m = onnx.load(tmp + ".opt")
+    os.remove(tmp)
+    os.remove(tmp + ".opt")
+    set_metadata(m, meta)
+    m.producer_name = "demix"
+    for o in list(m.opset_import):
+        if o.domain not in ("", "ai.onnx"):
+            m.opset_import.remove(o)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return m
+
+
+def quantize_int8(fp32_path, out_path, meta, mode="dynamic", calib=None):
+    """mode 'dynamic': MatMul weights int8 (per-tensor), activations quantized at run time.
+    mode 'qdq': static QDQ on MatMul only, calibrated on `calib` (list of feed dicts)."""
+    import onnx
+    from onnxruntime.quantization import quantize_dynamic, quantize_static, QuantType, QuantFormat
+    from onnxruntime.quantization import CalibrationDataReader
+    tmp = out_path + ".q.tmp"
+    if mode == "dynamic":
+        quantize_dynamic(fp32_path, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                         per_channel=False)
+    else:
+        class Reader(CalibrationDataReader):
+            def __init__(self, feeds):
+                self.it = iter(feeds)
+
+            def get_next(self):
+                return next(self.it, None)
+        quantize_static(fp32_path, tmp, Reader(calib), quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=["MatMul"], activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8, per_channel=False)
+    m = onnx.load(tmp)
+    os.remove(tmp)
+    set_metadata(m, meta)
+    onnx.save(m, out_path)
+    return m
+
+
+# ----------------------------------------------------------------------------- ORT helpers
+class OrtStepper:
+    """Runs a contract model frame by frame, carrying the state (zeros at start)."""
+
+    def __init__(self, path, threads=1):
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        self.state_inputs = [i for i in self.sess.get_inputs() if i.name.startswith("state_in_")]
+        self.reset()
+
+    def reset(self):
+        self.state = {i.name: np.zeros(i.shape, np.float32) for i in self.state_inputs}
+
+    def __call__(self, spec):
+        feed = {"spec": np.ascontiguousarray(spec, dtype=np.float32), **self.state}
+        outs = self.sess.run(None, feed)
+        names = [o.name for o in self.sess.get_outputs()]
+        res = dict(zip(names, outs))
+        for i in self.state_inputs:
+            self.state[i.name] = res["state_out_" + i.name[len("state_in_"):]]
+        return res["mask"]
+
+    def run(self, specs):
+        """specs [T, 2, 2, bins] -> masks [T, S, 2, 2, bins] (projected), from zero state."""
+        self.reset()
+        return np.stack([project(self(s)) for s in specs])
+
+
+def project(mask):
+    """Host-side mixture-consistency projection (contract): M_s += (1 - sum_s M_s) / S."""
+    mask = np.array(mask, dtype=np.float32, copy=True)
+    S = mask.shape[0]
+    tot = mask.sum(0)
+    one = np.zeros_like(tot)
+    one[:, 0, :] = 1.0
+    return mask + (one - tot)[None] / S
+
+
+# ----------------------------------------------------------------------------- fixtures
+FIXTURE_LAYOUT = ("little-endian float32, concatenated: spec [T,2,2,bins], then "
+                  "fp32 model projected masks [T,stems,2,2,bins], then int8 model projected masks "
+                  "[T,stems,2,2,bins]; frames consecutive from zero state")
+
+
+def reference_input(frames=8, audio=None, offset_s=None):
+    """Spectra of T consecutive frames from a real audio excerpt (stereo float, 44.1 kHz).
+    The frames are taken from the start of the excerpt's STFT (zero-padded start, as the host)."""
+    from .stft import stft_np
+    if audio is None:
+        rng = np.random.default_rng(0)
+        n = np.arange(HOP * frames)
+        audio = np.stack([0.3 * np.sin(2 * np.pi * 220 * n / SAMPLE_RATE) + 0.05 * rng.standard_normal(n.size),
+                          0.3 * np.sin(2 * np.pi * 330 * n / SAMPLE_RATE) + 0.05 * rng.standard_normal(n.size)])
+    X = stft_np(audio[:, :HOP * frames])[:, :frames]  # [2, T, bins]
+    spec = np.stack([X.real, X.imag], axis=1)  # [2, 2, T, bins]
+    return np.ascontiguousarray(spec.transpose(2, 0, 1, 3)).astype(np.float32)  # [T, 2, 2, bins]
+
+
+def write_fixtures(fixdir, fp32_path, int8_path, spec, tol_int8=None, source="synthetic"):
+    os.makedirs(fixdir, exist_ok=True)
+    m32 = OrtStepper(fp32_path).run(spec)
+    m8 = OrtStepper(int8_path).run(spec)
+    drift = float(np.abs(m8 - m32).max())
+    if tol_int8 is None:
+        tol_int8 = float(max(1e-3, 2.0 * drift))  # int8 kernels differ between CPUs; generous margin
+    T = spec.shape[0]
+    with open(os.path.join(fixdir, "reference.bin"), "wb") as f:
+        f.write(spec.astype("<f4").tobytes())
+        f.write(m32.astype("<f4").tobytes())
+        f.write(m8.astype("<f4").tobytes())
+    ref = {"frames": int(T), "bins": BINS, "stems": len(STEMS), "state_zero_start": True,
+           "models": {os.path.basename(fp32_path): {"tolerance": 1e-4},
+                      os.path.basename(int8_path): {"tolerance": round(tol_int8, 6)}},
+           "layout": FIXTURE_LAYOUT, "input_source": source,
+           "int8_vs_fp32_max_abs_diff": drift}
+    with open(os.path.join(fixdir, "reference.json"), "w") as f:
+        json.dump(ref, f, indent=2)
+        f.write("\n")
+    return ref
+
+
+def load_net(ckpt):
+    import torch
+    from .model import DemixNet
+    if ckpt is None:
+        torch.manual_seed(0)
+        net = DemixNet(ModelConfig())
+        return net, {}
+    st = torch.load(ckpt, map_location="cpu", weights_only=False)
+    cfg = ModelConfig(**st["model_cfg"])
+    net = DemixNet(cfg)
+    net.load_state_dict(st["ema"] if st.get("ema") else st["model"])
+    return net, st
+
+
+def fixture_audio(songs_root):
+    """A real excerpt for the fixtures: the first valid mixture with signal, 8 frames in a
+    loud region (returns stereo float array and a description)."""
+    from .data import list_tracks, read_wav
+    for split in ("valid", "train"):
+        tracks = list_tracks(songs_root, split) if songs_root and os.path.isdir(songs_root) else []
+        for tr in tracks:
+            try:
+                x = read_wav(os.path.join(tr, "mixture.wav"))
+            except Exception:
+                continue
+            # loudest 0.5 s region
+            win = SAMPLE_RATE // 2
+            if x.shape[1] < 2 * win:
+                continue
+            e = np.convolve((x ** 2).sum(0), np.ones(win), "valid")[::HOP]
+            i = int(np.argmax(e)) * HOP
+            return x[:, i:i + 8 * HOP].astype(np.float64), f"{os.path.relpath(tr, songs_root)}/mixture.wav @ {i} samples"
+    return None, "synthetic (two sines + noise): no dataset on disk"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", default=None, help="training checkpoint (default: untrained, seed 0)")
+    ap.add_argument("--out-dir", default=MODELS_DIR)
+    ap.add_argument("--manifest", default=DEFAULT_MANIFEST)
+    ap.add_argument("--songs", default=os.path.join(MODELS_DIR, ".data", "songs"))
+    ap.add_argument("--quant", default="dynamic", choices=["dynamic", "qdq"])
+    ap.add_argument("--frames", type=int, default=8)
+    a = ap.parse_args(argv)
+    net, st = load_net(a.ckpt)
+    sha = st.get("manifest_sha256") or manifest_sha256(a.manifest)
+    fp32 = os.path.join(a.out_dir, "demix_fp32.onnx")
+    int8 = os.path.join(a.out_dir, "demix.onnx")
+    export_fp32(net, fp32, metadata(sha, "fp32"))
+    calib = None
+    if a.quant == "qdq":
+        audio, _ = fixture_audio(a.songs)
+        spec = reference_input(64, audio)
+        stp = OrtStepper(fp32)
+        calib = []
+        for s in spec:
+            calib.append({"spec": s, **{k: v.copy() for k, v in stp.state.items()}})
+            stp(s)
+    quantize_int8(fp32, int8, metadata(sha, "int8-dynamic" if a.quant == "dynamic" else "int8-qdq"),
+                  mode=a.quant, calib=calib)
+    audio, src = fixture_audio(a.songs)
+    spec = reference_input(a.frames, audio)
+    ref = write_fixtures(os.path.join(a.out_dir, "fixtures"), fp32, int8, spec, source=src)
+    import onnx
+    for p in (fp32, int8):
+        m = onnx.load(p)
+        print(f"{os.path.basename(p)}: {len(m.graph.node)} nodes, {os.path.getsize(p) / 1e6:.2f} MB")
+    print("fixtures:", json.dumps(ref["models"]), "int8 drift", ref["int8_vs_fp32_max_abs_diff"], "input:", src)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""MSNet-lite: band-split + dual-path (causal Mamba-2-style SSM over time, token-mixing MLP
+across bands) + per-stem complex ratio masks projected to sum to 1+0j.
+
+Two code paths share every weight:
+  * ``forward(spec)``          full sequence [B, T, 2, 2, bins] (training; chunked SSD form)
+  * ``step(spec, *states)``    one frame [2, 2, bins] with explicit recurrent state (export)
+Both use the same front end, band mixer and (projected) head; only the temporal scan differs.
+"""
+import math
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ModelConfig, BINS
+
+
+class TimeSSM(nn.Module):
+    """Mamba-2-style selective SSM (scalar decay per head), causal, no conv.
+
+    h_t = exp(dt_t * A) h_{t-1} + dt_t x_t B_t^T ;  y_t = h_t C_t + D x_t ;  out = W_o (y * silu(z))
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        D, E, H, N = cfg.dim, cfg.inner, cfg.heads, cfg.d_state
+        self.cfg = cfg
+        self.norm = nn.LayerNorm(D)
+        self.in_proj = nn.Linear(D, 2 * E + H + 2 * N, bias=False)
+        self.out_proj = nn.Linear(E, D, bias=False)
+        # Mamba-2 style init: A in [1, 16], dt in [1e-3, 1e-1] (log-uniform)
+        self.A_log = nn.Parameter(torch.log(torch.linspace(1.0, 16.0, H)))
+        dt = torch.exp(torch.rand(H) * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+        self.Dskip = nn.Parameter(torch.ones(E))
+        nn.init.normal_(self.out_proj.weight, std=0.02 / math.sqrt(2 * cfg.layers))
+
+    def _proj(self, x):
+        cfg = self.cfg
+        E, H, N = cfg.inner, cfg.heads, cfg.d_state
+        u = self.norm(x)
+        p = self.in_proj(u)
+        z, xs, dtr, Bm, Cm = torch.split(p, [E, E, H, N, N], dim=-1)
+        xs = F.silu(xs)
+        dt = F.softplus(dtr + self.dt_bias)
+        la = dt * (-torch.exp(self.A_log))  # log decay (<= 0)
+        return z, xs, dt, la, Bm, Cm
+
+    def _out(self, x, y, xs, z):
+        y = y + self.Dskip * xs
+        y = y * F.silu(z)
+        return x + self.out_proj(y)
+
+    def forward(self, x, h0=None, chunk: int = 64):
+        """x [n, T, D] -> ([n, T, D], h_T [n, H, P, N])"""
+        cfg = self.cfg
+        H, P, N = cfg.heads, cfg.head_dim, cfg.d_state
+        n, T, _ = x.shape
+        z, xs, dt, la, Bm, Cm = self._proj(x)
+        xh = xs.reshape(n, T, H, P)
+        L = min(chunk, T)
+        C = (T + L - 1) // L
+        pad = C * L - T
+        if pad:
+            padt = lambda a: F.pad(a, (0,) * (2 * (a.dim() - 2)) + (0, pad))
+            xh_, dt_, la_, B_, C_ = padt(xh), padt(dt), padt(la), padt(Bm), padt(Cm)
+        else:
+            xh_, dt_, la_, B_, C_ = xh, dt, la, Bm, Cm
+        xh_ = xh_.reshape(n, C, L, H, P)
+        dt_ = dt_.reshape(n, C, L, H)
+        la_ = la_.reshape(n, C, L, H)
+        B_ = B_.reshape(n, C, L, N)
+        C_ = C_.reshape(n, C, L, N)
+        cum = torch.cumsum(la_, dim=2)  # [n, C, L, H]
+        seg = cum[:, :, :, None, :] - cum[:, :, None, :, :]  # [n, C, t, s, H]
+        causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+        seg = seg.masked_fill(~causal[None, None, :, :, None], float("-inf"))
+        CB = torch.einsum("nctk,ncsk->ncts", C_, B_)
+        W = torch.exp(seg) * CB[..., None] * dt_[:, :, None, :, :]  # [n, C, t, s, H]
+        y = torch.einsum("ncTSh,ncShp->ncThp", W, xh_)
+        # per-chunk input contributions to the state at the chunk's end
+        dec_end = torch.exp(cum[:, :, -1:, :] - cum)  # [n, C, L, H]
+        Sc = torch.einsum("bclh,bclhp,bclk->bchpk", dec_end * dt_, xh_, B_)
+        h = h0 if h0 is not None else x.new_zeros(n, H, P, N)
+        outs = []
+        ecum = torch.exp(cum)
+        chunk_dec = ecum[:, :, -1, :]  # [n, C, H]
+        for c in range(C):
+            yi = torch.einsum("blk,bhpk->blhp", C_[:, c], h) * ecum[:, c, :, :, None]
+            outs.append(yi)
+            h = h * chunk_dec[:, c, :, None, None] + Sc[:, c]
+        y = y + torch.stack(outs, dim=1)
+        y = y.reshape(n, C * L, H * P)[:, :T]
+        return self._out(x, y, xs, z), h
+
+    def step(self, x, h):
+        """x [bands, D], h [bands, H, P, N] -> (x', h')"""
+        cfg = self.cfg
+        H, P, N = cfg.heads, cfg.head_dim, cfg.d_state
+        nb = x.shape[0]
+        z, xs, dt, la, Bm, Cm = self._proj(x)
+        dA = torch.exp(la).reshape(nb, H, 1, 1)
+        u = (dt.reshape(nb, H, 1) * xs.reshape(nb, H, P)).reshape(nb, H, P, 1)
+        h = h * dA + u * Bm.reshape(nb, 1, 1, N)
+        y = torch.matmul(h, Cm.reshape(nb, 1, N, 1)).reshape(nb, H * P)
+        return self._out(x, y, xs, z), h
+
+
+class BandMixer(nn.Module):
+    """Token-mixing MLP across bands within one frame (per embedding channel)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.fc1 = nn.Linear(cfg.n_bands, cfg.band_hidden)
+        self.fc2 = nn.Linear(cfg.band_hidden, cfg.n_bands)
+        nn.init.normal_(self.fc2.weight, std=0.02)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x):  # [..., bands, D]
+        u = self.norm(x).transpose(-1, -2)  # [..., D, bands]
+        u = self.fc2(F.relu(self.fc1(u)))
+        return x + u.transpose(-1, -2)
+
+
+class DemixNet(nn.Module):
+    def __init__(self, cfg: ModelConfig = None):
+        super().__init__()
+        cfg = cfg or ModelConfig()
+        self.cfg = cfg
+        nb, bw, D, S = cfg.n_bands, cfg.band_width, cfg.dim, cfg.stems
+        assert nb * bw >= BINS
+        self.w_in = nn.Parameter(torch.randn(nb, 2 * bw, D) * (0.25 / math.sqrt(2 * bw)))
+        self.b_in = nn.Parameter(torch.zeros(nb, 1, D))
+        self.ssm = nn.ModuleList([TimeSSM(cfg) for _ in range(cfg.layers)])
+        self.mix = nn.ModuleList([BandMixer(cfg) for _ in range(cfg.layers)])
+        self.norm_out = nn.LayerNorm(D)
+        self.w_out = nn.Parameter(torch.randn(nb, D, S * 4 * bw) * (0.01 / math.sqrt(D)))
+        self.b_out = nn.Parameter(torch.zeros(nb, 1, S * 4 * bw))
+
+    # ------------------------------------------------------------------ shared pieces
+    def frontend(self, spec):
+        """spec [..., 2(ch), 2(re,im), bins] -> [..., bands, D]. Level-robust: log power,
+        minus its mean over channels and bins (a gain on the input changes nothing)."""
+        cfg = self.cfg
+        nb, bw = cfg.n_bands, cfg.band_width
+        p = (spec * spec).sum(-2)  # [..., 2, bins]
+        f = torch.log(p + cfg.eps)
+        f = f - f.mean(dim=(-1, -2), keepdim=True)
+        f = F.pad(f, (0, nb * bw - f.shape[-1]))
+        lead = f.shape[:-2]
+        f = f.reshape(*lead, 2, nb, bw).transpose(-3, -2).reshape(*lead, nb, 1, 2 * bw)
+        x = torch.matmul(f, self.w_in) + self.b_in  # [..., nb, 1, D]
+        return x.reshape(*lead, nb, cfg.dim)
+
+    def projected_head(self):
+        """Head weights with the mixture-consistency projection folded in: the masks of all
+        stems sum to exactly 1+0j for any input."""
+        cfg = self.cfg
+        nb, bw, D, S = cfg.n_bands, cfg.band_width, cfg.dim, cfg.stems
+        W = self.w_out.reshape(nb, D, S, 2, 2, bw)
+        W = W - W.mean(dim=2, keepdim=True)
+        b = self.b_out.reshape(nb, 1, S, 2, 2, bw)
+        b = b - b.mean(dim=2, keepdim=True)
+        one = torch.zeros(1, 1, 1, 2, 2, 1, dtype=b.dtype, device=b.device)
+        one[..., :, 0, :] = 1.0 / S  # real part of every stem's mask gets 1/S
+        b = b + one
+        return W.reshape(nb, D, S * 4 * bw), b.reshape(nb, 1, S * 4 * bw)
+
+    def head(self, x):
+        """x [..., bands, D] -> mask [..., S, 2(ch), 2(re,im), bins]"""
+        cfg = self.cfg
+        nb, bw, S = cfg.n_bands, cfg.band_width, cfg.stems
+        W, b = self.projected_head()
+        lead = x.shape[:-2]
+        u = self.norm_out(x).reshape(*lead, nb, 1, cfg.dim)
+        m = torch.matmul(u, W) + b  # [..., nb, 1, S*2*2*bw]
+        m = m.reshape(*lead, nb, S, 2, 2, bw)
+        nl = len(lead)
+        perm = list(range(nl)) + [nl + 1, nl + 2, nl + 3, nl, nl + 4]
+        m = m.permute(*perm).reshape(*lead, S, 2, 2, nb * bw)
+        return m[..., :BINS]
+
+    # ------------------------------------------------------------------ full sequence
+    def forward(self, spec, chunk: int = 64):
+        """spec [B, T, 2, 2, bins] -> mask [B, T, S, 2, 2, bins]"""
+        cfg = self.cfg
+        Bsz, T = spec.shape[:2]
+        x = self.frontend(spec)  # [B, T, nb, D]
+        for ssm, mix in zip(self.ssm, self.mix):
+            xt = x.permute(0, 2, 1, 3).reshape(Bsz * cfg.n_bands, T, cfg.dim)
+            xt, _ = ssm(xt, chunk=chunk)
+            x = xt.reshape(Bsz, cfg.n_bands, T, cfg.dim).permute(0, 2, 1, 3)
+            x = mix(x)
+        return self.head(x)
+
+    # ------------------------------------------------------------------ single step
+    def state_shapes(self):
+        cfg = self.cfg
+        return [(cfg.n_bands, cfg.heads, cfg.head_dim, cfg.d_state)] * cfg.layers
+
+    def state_names(self):
+        return [f"ssm{i}" for i in range(self.cfg.layers)]
+
+    def zero_states(self, dtype=torch.float32):
+        return [torch.zeros(s, dtype=dtype) for s in self.state_shapes()]
+
+    def step(self, spec, *states):
+        """spec [2, 2, bins], states (one per layer) -> (mask [S, 2, 2, bins], *new_states)"""
+        x = self.frontend(spec)  # [nb, D]
+        new = []
+        for ssm, mix, h in zip(self.ssm, self.mix, states):
+            x, h = ssm.step(x, h)
+            new.append(h)
+            x = mix(x)
+        return (self.head(x), *new)
+
+
+class StepWrapper(nn.Module):
+    """nn.Module around DemixNet.step for torch.onnx.export."""
+
+    def __init__(self, net: DemixNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, spec, *states):
+        return self.net.step(spec, *states)
+
+
+def count_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
