@@ -1,0 +1,1 @@
+"""demix licensed training-data generator (multitrack songs with true stems)."""
