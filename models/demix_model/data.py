@@ -110,7 +110,8 @@ def track_info_from_manifest(manifest, split, track_name):
     for e in entries:
         if not isinstance(e, dict):
             continue
-        names = {str(e.get(k)) for k in ("name", "track", "id", "song", "dir", "path") if e.get(k) is not None}
+        names = {str(e.get(k)) for k in ("name", "track", "id", "song", "song_id", "dir", "path")
+                 if e.get(k) is not None}
         if track_name in names or f"{split}/{track_name}" in names or any(
                 n.rstrip("/").endswith(f"{split}/{track_name}") for n in names):
             return _licences_of(e)
@@ -139,6 +140,10 @@ class StemBank:
                 n = min(audio_frames(_find(t, s)) for s in STEMS)
                 name = os.path.basename(t)
                 lic = track_info_from_manifest(manifest, split, name)
+                meta = os.path.join(root, ".meta", split, name + ".json")
+                if lic is None and os.path.exists(meta):  # our generator's per-song record
+                    with open(meta) as f:
+                        lic = _licences_of(json.load(f))
                 if lic is None:
                     lic = ["MUSDB18-HQ (research use)"] if tag == "musdb" else ["unknown"]
                 self.tracks.append(Track(f"{tag}:{split}/{name}", t, n, lic))

@@ -14,6 +14,14 @@ import torch.nn.functional as F
 from .config import ModelConfig, BINS
 
 
+def _band_matmul(x, w):
+    """x [..., nb, 1, I] @ w [nb, I, O] -> [..., nb, 1, O]. With no leading dims (the exported
+    step) this is one batched MatMul; with leading dims an einsum avoids broadcasting w."""
+    if x.dim() == 3:
+        return torch.matmul(x, w)
+    return torch.einsum("...bxi,bio->...bxo", x, w)
+
+
 class TimeSSM(nn.Module):
     """Mamba-2-style selective SSM (scalar decay per head), causal, no conv.
 
@@ -149,7 +157,7 @@ class DemixNet(nn.Module):
         f = F.pad(f, (0, nb * bw - f.shape[-1]))
         lead = f.shape[:-2]
         f = f.reshape(*lead, 2, nb, bw).transpose(-3, -2).reshape(*lead, nb, 1, 2 * bw)
-        x = torch.matmul(f, self.w_in) + self.b_in  # [..., nb, 1, D]
+        x = _band_matmul(f, self.w_in) + self.b_in  # [..., nb, 1, D]
         return x.reshape(*lead, nb, cfg.dim)
 
     def projected_head(self):
@@ -173,7 +181,7 @@ class DemixNet(nn.Module):
         W, b = self.projected_head()
         lead = x.shape[:-2]
         u = self.norm_out(x).reshape(*lead, nb, 1, cfg.dim)
-        m = torch.matmul(u, W) + b  # [..., nb, 1, S*2*2*bw]
+        m = _band_matmul(u, W) + b  # [..., nb, 1, S*2*2*bw]
         m = m.reshape(*lead, nb, S, 2, 2, bw)
         nl = len(lead)
         perm = list(range(nl)) + [nl + 1, nl + 2, nl + 3, nl, nl + 4]

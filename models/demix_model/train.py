@@ -1,0 +1,272 @@
+"""Training (CPU or GPU), resumable, with throughput and data ledger in the log.
+
+  python models/train.py --name cpu1 --minutes 60                     # our songs, CPU
+  python models/train.py --name gpu1 --minutes 8 --batch 64 --seg 3   # on a GPU (auto-detected)
+  python models/train.py --musdb /path/to/musdb18hq [--no-ours]       # MUSDB18-HQ (+ ours)
+  python models/train.py --name cpu1 --resume --minutes 30            # continue a run
+
+Writes models/.runs/<name>/{last.pt,best.pt,log.jsonl,ledger.json}.
+"""
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig, STEMS, SAMPLE_RATE, HOP
+from .data import StemBank, RandomMixer, list_tracks, read_wav, _find, manifest_sha256, merge_ledgers
+from .model import DemixNet, count_params
+from .stft import stft_torch, istft_torch
+
+MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def separate(net, stems, chunk=64):
+    """stems [B, S, 2, L] -> estimates [B, S, 2, L] (mixture = sum of stems)."""
+    mix = stems.sum(1)
+    L = mix.shape[-1]
+    spec = stft_torch(mix)  # [B, T, 2, 2, K]
+    m = net(spec, chunk=chunk)  # [B, T, S, 2, 2, K]
+    xr, xi = spec[:, :, None, :, 0], spec[:, :, None, :, 1]  # [B, T, 1, 2, K]
+    mr, mi = m[:, :, :, :, 0], m[:, :, :, :, 1]
+    yr = mr * xr - mi * xi
+    yi = mr * xi + mi * xr  # [B, T, S, 2, K]
+    yr, yi = yr.permute(0, 2, 3, 1, 4), yi.permute(0, 2, 3, 1, 4)  # [B, S, 2, T, K]
+    return istft_torch(yr, yi, L)
+
+
+def mrstft(x, n_ffts=(2048, 512)):
+    out = []
+    flat = x.reshape(-1, x.shape[-1])
+    for n in n_ffts:
+        w = torch.hann_window(n, device=x.device, dtype=x.dtype)
+        out.append(torch.stft(flat, n, n // 4, window=w, return_complex=True).abs())
+    return out
+
+
+def loss_fn(est, ref):
+    """L1 on waveforms + multi-resolution STFT magnitude L1, normalised by the mixture level."""
+    scale = ref.sum(1).pow(2).mean(dim=(-1, -2), keepdim=True).sqrt().clamp_min(1e-4)[:, None]  # [B,1,1,1]
+    e, r = est / scale, ref / scale
+    l_time = (e - r).abs().mean()
+    l_spec = sum((a - b).abs().mean() for a, b in zip(mrstft(e), mrstft(r)))
+    return l_time + 0.5 * l_spec
+
+
+def sdr_torch(ref, est, eps=1e-8):
+    """MDX SDR per example and stem: [B, S]."""
+    num = ref.pow(2).sum(dim=(-1, -2))
+    den = (ref - est).pow(2).sum(dim=(-1, -2))
+    return 10 * torch.log10((num + eps) / (den + eps))
+
+
+def valid_set(roots, seg_s=6.0, per_track=2, max_tracks=40):
+    """Fixed coherent excerpts from the valid split(s): stems [N, S, 2, L] float32 (cpu)."""
+    L = int(seg_s * SAMPLE_RATE)
+    out = []
+    for root in roots:
+        for tr in list_tracks(root, "valid")[:max_tracks]:
+            st = np.stack([read_wav(_find(tr, s)) for s in STEMS])
+            n = st.shape[-1]
+            for j in range(per_track):
+                o = int((j + 1) * n / (per_track + 1)) - L // 2
+                o = max(0, min(o, n - L))
+                seg = st[..., o:o + L]
+                if seg.shape[-1] < L:
+                    seg = np.pad(seg, ((0, 0), (0, 0), (0, L - seg.shape[-1])))
+                out.append(seg)
+    return torch.from_numpy(np.stack(out)) if out else None
+
+
+@torch.no_grad()
+def validate(net, vset, device, bs=8, chunk=64):
+    net.eval()
+    sd, ls = [], []
+    for i in range(0, len(vset), bs):
+        ref = vset[i:i + bs].to(device)
+        est = separate(net, ref, chunk)
+        ls.append(loss_fn(est, ref).item() * len(ref))
+        s = sdr_torch(ref, est)
+        s[ref.pow(2).sum(dim=(-1, -2)) < 1e-6] = float("nan")  # silent stems: undefined
+        sd.append(s.cpu())
+    net.train()
+    sd = torch.cat(sd)
+    per = {s: float(np.nanmedian(sd[:, k].numpy())) for k, s in enumerate(STEMS)}
+    per["mean"] = float(np.mean([per[s] for s in STEMS]))
+    return sum(ls) / len(vset), per
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--name", default="run")
+    ap.add_argument("--songs", default=os.path.join(MODELS_DIR, ".data", "songs"),
+                    help="our generated songs (MUSDB layout); manifest.json read from here")
+    ap.add_argument("--no-ours", action="store_true", help="do not use --songs")
+    ap.add_argument("--musdb", default=None, help="MUSDB18-HQ root (train/ and optionally valid/ or test/)")
+    ap.add_argument("--musdb-valid-split", default="valid")
+    ap.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget for this invocation")
+    ap.add_argument("--steps", type=int, default=0, help="stop after this many total steps (0: by time)")
+    ap.add_argument("--total-minutes", type=float, default=None,
+                    help="length of the LR schedule over all invocations (default: --minutes)")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seg", type=float, default=2.0, help="segment seconds")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--chunk", type=int, default=64)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--lazy", action="store_true", help="read segments from disk (large datasets)")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", default=None, help="start from this checkpoint's weights (new schedule)")
+    ap.add_argument("--valid-every", type=float, default=120.0, help="seconds between validations")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dim", type=int, default=ModelConfig.dim)
+    ap.add_argument("--layers", type=int, default=ModelConfig.layers)
+    a = ap.parse_args(argv)
+
+    dev = torch.device("cuda" if (a.device == "auto" and torch.cuda.is_available()) else
+                       ("cpu" if a.device == "auto" else a.device))
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    run = os.path.join(MODELS_DIR, ".runs", a.name)
+    os.makedirs(run, exist_ok=True)
+    logf = open(os.path.join(run, "log.jsonl"), "a")
+
+    def log(msg, **kv):
+        print(msg, flush=True)
+        if kv:
+            logf.write(json.dumps(dict(kv, time=time.time())) + "\n")
+            logf.flush()
+
+    sources, vroots = [], []
+    manifest = os.path.join(a.songs, "manifest.json")
+    if not a.no_ours and os.path.isdir(a.songs):
+        sources.append((a.songs, "train", "ours", manifest))
+        vroots.append(a.songs)
+    if a.musdb:
+        sources.append((a.musdb, "train", "musdb", None))
+        for vs in (a.musdb_valid_split, "test"):
+            if list_tracks(a.musdb, vs):
+                vroots.append(a.musdb) if vs == "valid" else None
+                break
+    if not sources:
+        raise SystemExit(f"no training data: {a.songs} missing and no --musdb")
+    bank = StemBank(sources, preload=not a.lazy, log=log)
+    seg_len = int(a.seg * SAMPLE_RATE)
+    mixer = RandomMixer(bank, seg_len, seed=a.seed + int(time.time()) % 100000, device=dev)
+    vset = valid_set(vroots)
+    log(f"valid: {0 if vset is None else len(vset)} excerpts from {vroots}")
+
+    cfg = ModelConfig(dim=a.dim, layers=a.layers)
+    net = DemixNet(cfg).to(dev)
+    ema = DemixNet(cfg).to(dev)
+    ema.load_state_dict(net.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4, betas=(0.9, 0.99))
+    step, elapsed_prev, audio_s, ledger_prev, best = 0, 0.0, 0.0, {}, -1e9
+    total_min = a.total_minutes or a.minutes
+    last = os.path.join(run, "last.pt")
+    if a.resume and os.path.exists(last):
+        st = torch.load(last, map_location=dev, weights_only=False)
+        net.load_state_dict(st["model"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        step, elapsed_prev, audio_s = st["step"], st["elapsed"], st["audio_seconds"]
+        ledger_prev, best = st.get("ledger", {}), st.get("best", -1e9)
+        total_min = a.total_minutes or st.get("total_minutes", total_min)
+        if a.total_minutes is None and elapsed_prev / 60 >= total_min:
+            total_min = elapsed_prev / 60 + a.minutes
+        log(f"resumed {last}: step {step}, {elapsed_prev / 60:.1f} min, {audio_s / 3600:.2f} h audio")
+    elif a.init:
+        st = torch.load(a.init, map_location=dev, weights_only=False)
+        net.load_state_dict(st["ema"] or st["model"])
+        ema.load_state_dict(net.state_dict())
+        ledger_prev = st.get("ledger", {})
+        audio_s = st.get("audio_seconds", 0.0)
+        log(f"init from {a.init}")
+    sha = manifest_sha256(manifest if (not a.no_ours and os.path.exists(manifest)) else None)
+    log(f"model {cfg.to_dict()}: {count_params(net)} params; device {dev}; batch {a.batch} x {a.seg} s")
+
+    def save(path, extra=None):
+        led = merge_ledgers(ledger_prev, mixer.ledger_summary())
+        st = {"model": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+              "elapsed": elapsed_prev + (time.time() - t_start), "audio_seconds": audio_s, "ledger": led,
+              "best": best, "model_cfg": cfg.to_dict(), "manifest_sha256": sha, "total_minutes": total_min,
+              "args": vars(a), **(extra or {})}
+        torch.save(st, path + ".tmp")
+        os.replace(path + ".tmp", path)
+        with open(os.path.join(run, "ledger.json"), "w") as f:
+            json.dump({"audio_seconds": audio_s, "steps": step, "tracks": led}, f, indent=1)
+
+    t_start = time.time()
+    t_valid = t_save = t_print = time.time()
+    win_audio, win_t, win_loss = 0.0, time.time(), []
+    base_lr, warm = a.lr, 200
+    net.train()
+    while True:
+        now = time.time()
+        run_elapsed = now - t_start
+        if run_elapsed > a.minutes * 60 or (a.steps and step >= a.steps):
+            break
+        prog = min(1.0, (elapsed_prev + run_elapsed) / (total_min * 60))
+        if a.steps:
+            prog = max(prog, step / a.steps)
+        lr = base_lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        ref = mixer.batch(a.batch)
+        est = separate(net, ref, a.chunk)
+        loss = loss_fn(est, ref)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(0.999, (1 + step) / (10 + step))
+            for pe, p in zip(ema.parameters(), net.parameters()):
+                pe.mul_(d).add_(p.detach(), alpha=1 - d)
+        step += 1
+        audio_s += a.batch * a.seg
+        win_audio += a.batch * a.seg
+        win_loss.append(loss.item())
+        if time.time() - t_print > 30 or step == 5:
+            dt = time.time() - win_t
+            log(f"step {step} loss {np.mean(win_loss):.4f} lr {lr:.2e} gn {float(gn):.2f} "
+                f"{win_audio / dt:.0f}x real time ({win_audio / dt:.0f} s audio/s), "
+                f"seen {audio_s / 3600:.2f} h, {(elapsed_prev + time.time() - t_start) / 60:.1f} min",
+                kind="train", step=step, loss=float(np.mean(win_loss)), lr=lr, audio_per_s=win_audio / dt,
+                audio_hours=audio_s / 3600)
+            win_audio, win_t, win_loss, t_print = 0.0, time.time(), [], time.time()
+        if vset is not None and time.time() - t_valid > a.valid_every:
+            vl, per = validate(ema, vset, dev, chunk=a.chunk)
+            if per["mean"] > best:
+                best = per["mean"]
+                save(os.path.join(run, "best.pt"), {"valid": per})
+            log(f"valid step {step}: loss {vl:.4f} SDR " + " ".join(f"{k} {v:.2f}" for k, v in per.items()),
+                kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
+            t_valid = time.time()
+        if time.time() - t_save > 120:
+            save(last)
+            t_save = time.time()
+    if vset is not None:
+        vl, per = validate(ema, vset, dev, chunk=a.chunk)
+        if per["mean"] > best:
+            best = per["mean"]
+            save(os.path.join(run, "best.pt"), {"valid": per})
+        log(f"valid step {step}: loss {vl:.4f} SDR " + " ".join(f"{k} {v:.2f}" for k, v in per.items()),
+            kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
+    else:
+        save(os.path.join(run, "best.pt"))
+    save(last)
+    log(f"done: step {step}, {audio_s / 3600:.2f} h audio seen, {(elapsed_prev + time.time() - t_start) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

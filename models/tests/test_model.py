@@ -1,0 +1,170 @@
+"""Model-side tests (need torch; see models/requirements-train.txt):
+    .venv/bin/python -m pytest models/tests/test_model.py -q      (~1 min on 2 cores)
+Streaming/full-sequence parity, export parity, STFT contract, MUSDB-layout loader on a tiny
+fake directory, random-mix augmentation, data ledger, a two-step training run."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+sf = pytest.importorskip("soundfile")
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from demix_model.config import ModelConfig, BINS, STEMS, SAMPLE_RATE, HOP, N_FFT  # noqa: E402
+from demix_model.model import DemixNet  # noqa: E402
+from demix_model import stft as S  # noqa: E402
+
+
+def _net(seed=0, cfg=None):
+    torch.manual_seed(seed)
+    net = DemixNet(cfg or ModelConfig()).eval()
+    with torch.no_grad():  # move away from the init (identical LayerNorms, tiny head)
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net
+
+
+def _spec(T, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, 2, T * HOP, generator=g) * 0.1
+    return S.stft_torch(x)[:, :T]
+
+
+def test_step_matches_full_sequence():
+    net = _net()
+    T = 300
+    spec = _spec(T)
+    with torch.no_grad():
+        full = net(spec, chunk=64)[0]
+        st = net.zero_states()
+        steps = []
+        for t in range(T):
+            out = net.step(spec[0, t], *st)
+            steps.append(out[0])
+            st = list(out[1:])
+        steps = torch.stack(steps)
+    err = (full - steps).abs().max().item()
+    assert err <= 1e-4, err
+    # chunk size does not change the result either
+    with torch.no_grad():
+        full32 = net(spec, chunk=32)[0]
+    assert (full32 - full).abs().max().item() <= 1e-4
+
+
+def test_masks_sum_to_one():
+    net = _net()
+    with torch.no_grad():
+        m = net(_spec(20))
+    s = m.sum(2)
+    assert torch.allclose(s[..., 0, :], torch.ones_like(s[..., 0, :]), atol=1e-5)
+    assert torch.allclose(s[..., 1, :], torch.zeros_like(s[..., 1, :]), atol=1e-5)
+
+
+def test_level_robust_features():
+    net = _net()
+    spec = _spec(10)
+    with torch.no_grad():
+        a = net.frontend(spec)
+        b = net.frontend(spec * 100.0)
+    assert (a - b).abs().max().item() < 1e-3
+
+
+def test_stft_contract_numpy_torch_roundtrip():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 5000))
+    X = S.stft_np(x)
+    assert X.shape == (2, S.n_frames(5000), BINS)
+    # first frame: n_fft - hop zeros then the first hop samples, periodic Hann, no scaling
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
+    f0 = np.concatenate([np.zeros(N_FFT - HOP), x[0, :HOP]])
+    assert np.allclose(X[0, 0], np.fft.rfft(w * f0))
+    assert np.allclose(S.istft_np(X, 5000), x, atol=1e-9)
+    xt = torch.from_numpy(x)[None]
+    spec = S.stft_torch(xt)[0]  # [T, 2, 2, K]
+    assert np.allclose(spec[:, :, 0].numpy().transpose(1, 0, 2), X.real, atol=1e-8)
+    y = S.istft_torch(spec[:, :, 0].permute(1, 0, 2), spec[:, :, 1].permute(1, 0, 2), 5000)
+    assert np.allclose(y.numpy(), x, atol=1e-9)
+
+
+def test_export_parity(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from demix_model.export import export_fp32, quantize_int8, metadata, OrtStepper, write_fixtures, reference_input
+    net = _net()
+    p32, p8 = str(tmp_path / "demix_fp32.onnx"), str(tmp_path / "demix.onnx")
+    export_fp32(net, p32, metadata("0" * 64, "fp32"))
+    quantize_int8(p32, p8, metadata("0" * 64, "int8-dynamic"))
+    spec = _spec(100)[0]
+    with torch.no_grad():
+        ref = net(spec[None])[0].numpy()
+    got = OrtStepper(p32).run(spec.numpy())
+    assert np.abs(got - ref).max() <= 1e-4
+    got8 = OrtStepper(p8).run(spec.numpy())
+    assert np.abs(got8 - ref).max() < 0.05
+    import onnx
+    m = onnx.load(p32)
+    assert len(m.graph.node) <= 140
+    assert {p.key for p in m.metadata_props} >= {"demix.sample_rate", "demix.data_manifest_sha256"}
+    ref_json = write_fixtures(str(tmp_path / "fx"), p32, p8, reference_input(8))
+    assert ref_json["frames"] == 8
+    raw = np.fromfile(tmp_path / "fx" / "reference.bin", dtype="<f4")
+    assert raw.size == 8 * 2 * 2 * BINS * (1 + 2 * len(STEMS))
+
+
+def make_fake_musdb(root, n_train=3, n_valid=1, seconds=4.0, mono_bass=True):
+    """A tiny MUSDB18-HQ-layout tree: <root>/{train,valid}/<track>/{mixture,vocals,drums,bass,other}.wav"""
+    rng = np.random.default_rng(0)
+    N = int(seconds * SAMPLE_RATE)
+    t = np.arange(N) / SAMPLE_RATE
+    for split, n in (("train", n_train), ("valid", n_valid)):
+        for i in range(n):
+            d = os.path.join(root, split, f"Artist {i} - Song {i}")
+            os.makedirs(d, exist_ok=True)
+            st = {"vocals": 0.2 * np.sin(2 * np.pi * (300 + 20 * i) * t),
+                  "drums": 0.2 * rng.standard_normal(N) * np.exp(-(t % 0.5) * 20),
+                  "bass": 0.3 * np.sin(2 * np.pi * (50 + 5 * i) * t),
+                  "other": 0.1 * np.sign(np.sin(2 * np.pi * 440 * t))}
+            mix = 0
+            for k, v in st.items():
+                x = v[:, None] if (k == "bass" and mono_bass) else np.stack([v, 0.7 * v], 1)
+                sf.write(os.path.join(d, k + ".wav"), x, SAMPLE_RATE, subtype="PCM_16")
+                mix = mix + (np.repeat(x, 2, 1) if x.shape[1] == 1 else x)
+            sf.write(os.path.join(d, "mixture.wav"), mix, SAMPLE_RATE, subtype="FLOAT")
+
+
+def test_musdb_loader_and_random_mix(tmp_path):
+    from demix_model.data import list_tracks, StemBank, RandomMixer, ledger_by_licence
+    root = str(tmp_path / "musdb18hq")
+    make_fake_musdb(root)
+    assert len(list_tracks(root, "train")) == 3
+    for lazy in (False, True):
+        bank = StemBank([(root, "train", "musdb", None)], preload=not lazy, log=lambda *a: None)
+        assert bank.seconds() == pytest.approx(12.0, rel=1e-3)
+        mixer = RandomMixer(bank, SAMPLE_RATE, seed=0)
+        x = mixer.batch(4)
+        assert tuple(x.shape) == (4, len(STEMS), 2, SAMPLE_RATE)
+        assert torch.isfinite(x).all() and x.abs().max() > 0
+        led = mixer.ledger_summary()
+        assert sum(v["seconds"] for v in led.values()) == pytest.approx(4 * len(STEMS) * 1.0)
+        assert all(k.startswith("musdb:train/") for k in led)
+        assert "MUSDB18-HQ (research use)" in ledger_by_licence(led)
+
+
+def test_train_two_steps_musdb(tmp_path, monkeypatch):
+    from demix_model import train
+    root = str(tmp_path / "musdb18hq")
+    make_fake_musdb(root)
+    monkeypatch.setattr(train, "MODELS_DIR", str(tmp_path))
+    train.main(["--name", "t", "--musdb", root, "--no-ours", "--steps", "2", "--batch", "2", "--seg", "1",
+                "--dim", "16", "--layers", "1", "--valid-every", "1e9"])
+    run = tmp_path / ".runs" / "t"
+    assert (run / "last.pt").exists() and (run / "best.pt").exists()
+    led = json.loads((run / "ledger.json").read_text())
+    assert led["steps"] == 2 and led["audio_seconds"] == pytest.approx(4.0)
+    # resume continues the step count
+    train.main(["--name", "t", "--musdb", root, "--no-ours", "--steps", "3", "--batch", "2", "--seg", "1",
+                "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--resume"])
+    led = json.loads((run / "ledger.json").read_text())
+    assert led["steps"] == 3
