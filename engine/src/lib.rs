@@ -11,7 +11,10 @@
 pub mod classic;
 pub mod denormals;
 pub mod mixer;
+pub mod model_meta;
+pub mod neural;
 pub mod offline;
+pub mod ort_env;
 pub mod processor;
 pub mod realtime;
 pub mod separator;

@@ -1,0 +1,192 @@
+//! The process-global ONNX Runtime environment and the search for its shared library.
+//!
+//! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`) from an explicit path — the
+//! plugin's own bundle directory, the CLI's executable directory, or `DEMIX_ORT_LIB` — never
+//! from the current directory or the system's library search path. The environment is created
+//! once per process (all plugin instances share it, each with its own session) on the first
+//! worker that needs it, never on the audio thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ort::environment::Environment;
+
+/// Environment variable that overrides the library search: an absolute path to the library
+/// file, or to a directory holding it.
+pub const ORT_LIB_ENV: &str = "DEMIX_ORT_LIB";
+
+/// The ONNX Runtime version `cargo xtask fetch-ort` downloads and bundles.
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// Why ONNX Runtime is unavailable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OrtError {
+    /// No library file was found.
+    #[error("ONNX Runtime library ({}) not found in {}; run `cargo xtask fetch-ort` or set {ORT_LIB_ENV}", lib_file_names().join(" / "), list(.searched))]
+    NotFound {
+        /// Directories searched.
+        searched: Vec<PathBuf>,
+    },
+    /// `DEMIX_ORT_LIB` is set but unusable.
+    #[error("{ORT_LIB_ENV}={value}: {reason}")]
+    BadOverride {
+        /// The variable's value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The library exists but could not be loaded or initialised.
+    #[error("cannot load ONNX Runtime from {path}: {message}")]
+    Load {
+        /// The library path.
+        path: PathBuf,
+        /// The loader's message.
+        message: String,
+    },
+}
+
+fn list(p: &[PathBuf]) -> String {
+    if p.is_empty() {
+        return "(no directories)".into();
+    }
+    p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Library file names this platform looks for, most specific first.
+pub fn lib_file_names() -> Vec<String> {
+    if cfg!(target_os = "windows") {
+        vec!["onnxruntime.dll".into()]
+    } else if cfg!(target_os = "macos") {
+        vec![format!("libonnxruntime.{ORT_VERSION}.dylib"), "libonnxruntime.dylib".into()]
+    } else {
+        vec![format!("libonnxruntime.so.{ORT_VERSION}"), "libonnxruntime.so.1".into(), "libonnxruntime.so".into()]
+    }
+}
+
+/// Looks for the library in `dir` (and `dir/lib`): the exact pinned name first, then the
+/// generic names, then any `libonnxruntime.so.1.*`.
+pub fn find_in_dir(dir: &Path) -> Option<PathBuf> {
+    for d in [dir.to_path_buf(), dir.join("lib")] {
+        for name in lib_file_names() {
+            let p = d.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            let mut other: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                            n.starts_with("libonnxruntime.so.1.") || (n.starts_with("libonnxruntime.1.") && n.ends_with(".dylib"))
+                        })
+                })
+                .collect();
+            other.sort();
+            if let Some(p) = other.pop() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Finds the ONNX Runtime library: `DEMIX_ORT_LIB` if set (absolute file or directory),
+/// otherwise the first of `search_dirs` (each also with `/lib`) that holds it. Relative
+/// `search_dirs` are ignored, so nothing is ever loaded from the current directory.
+pub fn locate_ort_library(search_dirs: &[PathBuf]) -> Result<PathBuf, OrtError> {
+    if let Some(value) = std::env::var_os(ORT_LIB_ENV).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(&value);
+        let shown = p.display().to_string();
+        if !p.is_absolute() {
+            return Err(OrtError::BadOverride { value: shown, reason: "must be an absolute path".into() });
+        }
+        if p.is_file() {
+            return Ok(p);
+        }
+        if p.is_dir() {
+            return find_in_dir(&p).ok_or(OrtError::NotFound { searched: vec![p] });
+        }
+        return Err(OrtError::BadOverride { value: shown, reason: "no such file or directory".into() });
+    }
+    let dirs: Vec<PathBuf> = search_dirs.iter().filter(|d| d.is_absolute()).cloned().collect();
+    dirs.iter().find_map(|d| find_in_dir(d)).ok_or(OrtError::NotFound { searched: dirs })
+}
+
+/// Directories the CLI searches: its executable's directory (and `../lib`). The plugin passes
+/// its bundle directory instead (`current_exe()` is the host there).
+pub fn exe_search_dirs() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        v.push(dir.clone());
+        if let Some(up) = dir.parent() {
+            v.push(up.join("lib"));
+        }
+    }
+    v
+}
+
+/// The development cache `cargo xtask fetch-ort` fills (`<repo>/.cache/ort`). For tests and
+/// development builds of the CLI; a shipped plugin never looks here.
+pub fn repo_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".cache").join("ort")
+}
+
+struct Global {
+    env: Environment,
+    lib: PathBuf,
+}
+
+static GLOBAL: OnceLock<Global> = OnceLock::new();
+static INIT: Mutex<()> = Mutex::new(());
+
+/// The process-global environment, created on the first call from `lib_path` (later calls
+/// return the existing one whatever path they pass: a process can load only one ONNX Runtime).
+/// Blocking and allocating: call it from a worker or loader thread, never the audio thread.
+pub fn ort_environment(lib_path: &Path) -> Result<&'static Environment, OrtError> {
+    let load_err = |message: String| OrtError::Load { path: lib_path.to_path_buf(), message };
+    if !lib_path.is_absolute() {
+        return Err(load_err("the library path must be absolute".into()));
+    }
+    if !lib_path.is_file() {
+        return Err(load_err("no such file".into()));
+    }
+    if let Some(g) = GLOBAL.get() {
+        if g.lib != lib_path {
+            log::debug!("ONNX Runtime already loaded from {}; ignoring {}", g.lib.display(), lib_path.display());
+        }
+        return Ok(&g.env);
+    }
+    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(g) = GLOBAL.get() {
+        return Ok(&g.env);
+    }
+    let built = std::panic::catch_unwind(|| -> Result<Environment, String> {
+        let builder = ort::init_from(lib_path).map_err(|e| e.to_string())?;
+        builder.with_name("demix").with_telemetry(false).build().map_err(|e| e.to_string())
+    });
+    let env = match built {
+        Ok(Ok(env)) => env,
+        Ok(Err(msg)) => return Err(load_err(msg)),
+        Err(panic) => return Err(load_err(format!("ONNX Runtime panicked while loading: {}", panic_message(&panic)))),
+    };
+    log::info!("ONNX Runtime loaded from {}", lib_path.display());
+    let _ = GLOBAL.set(Global { env, lib: lib_path.to_path_buf() });
+    Ok(&GLOBAL.get().expect("set above").env)
+}
+
+/// The library the process-global environment was loaded from, if it exists yet.
+pub fn loaded_library() -> Option<&'static Path> {
+    GLOBAL.get().map(|g| g.lib.as_path())
+}
+
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
