@@ -1,1 +1,258 @@
+//! demix: real-time music source separation as a CLAP/VST3 plugin.
+//!
+//! The host's audio thread only talks to [`RealtimeEngine::process`] (lock-free rings, smoothed
+//! gains); the separation runs on the engine's worker thread, started in `activate` and joined
+//! in `deactivate`. Every entry point that runs engine code catches panics so none crosses the
+//! plugin ABI.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use demix_engine::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::status::{EngineKind, EngineStatus};
+use demix_engine::stft::StftConfig;
+use demix_engine::worker::SeparatorFactory;
+use nice_plug::prelude::*;
+
+mod editor;
+pub mod params;
+
+use params::{DemixParams, EngineChoice};
+
+/// The sample rate at which [`base_stft`] is defined.
+pub const BASE_SAMPLE_RATE_HZ: f64 = 44100.0;
+
+/// The STFT (frame/hop) at [`BASE_SAMPLE_RATE_HZ`]. The only place that decides it: once the
+/// neural model is wired in, its contract dictates this configuration.
+pub fn base_stft() -> StftConfig {
+    StftConfig::DEFAULT_44K
+}
+
+/// Engine configuration for a host setup: the base STFT scaled so every bin keeps its
+/// frequency in Hz at `sample_rate_hz`.
+pub fn engine_config(sample_rate_hz: f32, channels: usize, max_block: usize) -> EngineConfig {
+    EngineConfig {
+        sample_rate_hz,
+        channels: channels.clamp(1, 2),
+        max_block: max_block.max(1),
+        stft: StftConfig::scaled(base_stft(), BASE_SAMPLE_RATE_HZ, sample_rate_hz as f64),
+    }
+}
+
+/// Builds the neural separator factory, or says why there is none.
+///
+/// Wiring the ONNX model in is this one function: return
+/// `Ok(Box::new(move |stft, channels| demix_engine::neural::...))`; the factory runs on the
+/// worker thread and any `Err` it returns is shown in the editor while Classic runs.
+fn neural_factory(_cfg: &EngineConfig) -> Result<SeparatorFactory, String> {
+    Err("no neural model is wired into this build yet".to_string())
+}
+
+/// State shared between the plugin, its editor and (via `status`) the engine.
+pub struct Shared {
+    /// Engine status: atomics for meters/counters, plus the GUI-only message.
+    pub status: Arc<EngineStatus>,
+    /// Sample rate of the current activation (f32 bits; 0 while inactive).
+    pub sample_rate_bits: AtomicU32,
+    /// Set when engine code panicked on the audio thread; the plugin then passes audio through.
+    pub audio_fault: AtomicBool,
+    /// Whether the plugin is activated.
+    pub active: AtomicBool,
+}
+
+impl Shared {
+    /// Sample rate of the current activation in Hz (0 while inactive).
+    pub fn sample_rate(&self) -> f32 {
+        f32::from_bits(self.sample_rate_bits.load(Ordering::Relaxed))
+    }
+}
+
+/// The plugin.
+pub struct Demix {
+    params: Arc<DemixParams>,
+    shared: Arc<Shared>,
+    engine: Option<RealtimeEngine>,
+    /// `ProcessMode::Offline` at activation: the engine may then wait for its worker, so
+    /// renders never fall back to dry.
+    offline: bool,
+    /// The engine choice last sent to the worker.
+    requested: EngineChoice,
+    /// Latency reported at activation, in samples.
+    latency: u32,
+}
+
+impl Default for Demix {
+    fn default() -> Self {
+        Demix {
+            params: Arc::new(DemixParams::default()),
+            shared: Arc::new(Shared {
+                status: Arc::new(EngineStatus::default()),
+                sample_rate_bits: AtomicU32::new(0),
+                audio_fault: AtomicBool::new(false),
+                active: AtomicBool::new(false),
+            }),
+            engine: None,
+            offline: false,
+            requested: EngineChoice::Neural,
+            latency: 0,
+        }
+    }
+}
+
+impl Demix {
+    fn build_engine(&mut self, layout: &AudioIOLayout, buffer_config: &BufferConfig) -> Option<u32> {
+        let channels = layout
+            .main_output_channels
+            .or(layout.main_input_channels)
+            .map_or(2, |c| c.get() as usize);
+        let sr = buffer_config.sample_rate;
+        if !(sr.is_finite() && sr >= 1000.0) || !(1..=2).contains(&channels) {
+            nice_error!("demix: unsupported setup: {sr} Hz, {channels} channels");
+            return None;
+        }
+        let cfg = engine_config(sr, channels, buffer_config.max_buffer_size as usize);
+        let status = self.shared.status.clone();
+        let requested = self.params.engine.value();
+        let neural = match neural_factory(&cfg) {
+            Ok(f) => Some(f),
+            Err(why) => {
+                status.set_message(format!("Neural engine unavailable, using Classic: {why}"));
+                None
+            }
+        };
+        let settings = self.params.mix_settings();
+        self.engine = Some(RealtimeEngine::new(cfg, &settings, requested.kind(), neural, status));
+        self.requested = requested;
+        self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        self.shared.sample_rate_bits.store(sr.to_bits(), Ordering::Relaxed);
+        Some(cfg.latency_samples() as u32)
+    }
+}
+
+impl Plugin for Demix {
+    const NAME: &'static str = "demix";
+    const VENDOR: &'static str = "demix";
+    const URL: &'static str = "https://github.com/demix/demix";
+    const EMAIL: &'static str = "demix@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    type Editor = editor::DemixEditor;
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.shared.clone())
+    }
+
+    fn activate(
+        &mut self,
+        audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        // `activate` may be called again without `deactivate` (e.g. after a state load):
+        // stop the previous worker first.
+        self.engine = None;
+        self.shared.active.store(false, Ordering::Relaxed);
+        self.shared.audio_fault.store(false, Ordering::Relaxed);
+        let built = catch_unwind(AssertUnwindSafe(|| self.build_engine(audio_io_layout, buffer_config)));
+        let Ok(Some(latency)) = built else {
+            self.engine = None;
+            return false;
+        };
+        // Latency = the engine's fixed delay (EngineConfig::latency_samples):
+        //   STFT n_fft - hop (analysis window + overlap-add)
+        // + 1 hop (samples wait for a whole hop before the worker can transform them)
+        // + max(host max block, hop) of worker slack (a block's stem frames come from hops the
+        //   worker finished while the previous block played).
+        // E.g. 44.1 kHz, n_fft 1024 / hop 256, 512-sample blocks: 1024 + 512 = 1536 samples.
+        // The dry fallback and bypass are delayed by the same amount, so host delay
+        // compensation holds in every mode.
+        self.latency = latency;
+        context.set_latency_samples(latency);
+        self.shared.active.store(true, Ordering::Relaxed);
+        true
+    }
+
+    fn reset(&mut self) {
+        if let Some(engine) = self.engine.as_mut() {
+            if catch_unwind(AssertUnwindSafe(|| engine.reset())).is_err() {
+                self.shared.audio_fault.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        _context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let Some(engine) = self.engine.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+        if self.shared.audio_fault.load(Ordering::Relaxed) {
+            // Engine code panicked earlier: pass the input through untouched until the host
+            // reactivates the plugin.
+            return ProcessStatus::Normal;
+        }
+        let settings = self.params.mix_settings();
+        let choice = self.params.engine.value();
+        if choice != self.requested {
+            engine.request_engine(choice.kind());
+            self.requested = choice;
+        }
+        let offline = self.offline;
+        let ok = catch_unwind(AssertUnwindSafe(|| engine.process(buffer.as_slice(), &settings, offline)));
+        if ok.is_err() {
+            self.shared.audio_fault.store(true, Ordering::Relaxed);
+        }
+        // The stems keep sounding for `latency` samples after the input goes silent.
+        ProcessStatus::Tail(self.latency)
+    }
+
+    fn deactivate(&mut self) {
+        // Dropping the engine stops and joins its worker thread.
+        let engine = self.engine.take();
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(engine)));
+        self.shared.active.store(false, Ordering::Relaxed);
+        self.shared.status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
+    }
+}
+
+impl ClapPlugin for Demix {
+    const CLAP_ID: &'static str = "com.demix.demix";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Real-time music source separation: vocals, drums, bass and other as a stem mixer");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] =
+        &[ClapFeature::AudioEffect, ClapFeature::Stereo, ClapFeature::Mono, ClapFeature::Utility];
+}
+
+impl Vst3Plugin for Demix {
+    /// Fixed forever: hosts identify saved instances by it.
+    const VST3_CLASS_ID: [u8; 16] = *b"demixStemSplit01";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+}
+
+nice_export_clap!(Demix);
+nice_export_vst3!(Demix);

@@ -1,1 +1,516 @@
+//! End-to-end test harness: loads the built demix plugin as a CLAP through `clack-host` (a real
+//! CLAP host library) and drives it like a DAW would.
+//!
+//! The plugin binary is **not** built by the tests. Build it first, with the allocation
+//! checker on (any allocation on the audio thread then aborts the test process):
+//!
+//! ```text
+//! cargo build -p demix --features assert_process_allocs
+//! cargo test -p demix-e2e
+//! ```
+//!
+//! The CLAP plugin is the shared library itself (`target/debug/libdemix.so`); set
+//! `DEMIX_CLAP` to test another file (e.g. `target/bundled/demix.clap`).
 
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+use clack_extensions::latency::PluginLatency;
+use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::render::{PluginRender, RenderMode};
+use clack_extensions::state::PluginState;
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::prelude::*;
+
+/// The CLAP plugin ID of demix.
+pub const PLUGIN_ID: &str = "com.demix.demix";
+
+/// Where the plugin binary is expected.
+pub fn plugin_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("DEMIX_CLAP") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+    target.join("debug").join(if cfg!(target_os = "macos") {
+        "libdemix.dylib"
+    } else if cfg!(windows) {
+        "demix.dll"
+    } else {
+        "libdemix.so"
+    })
+}
+
+/// The loaded plugin entry (loaded once per test process).
+pub fn entry() -> &'static PluginEntry {
+    static ENTRY: OnceLock<PluginEntry> = OnceLock::new();
+    ENTRY.get_or_init(|| {
+        let path = plugin_path();
+        assert!(
+            path.exists(),
+            "{} not found: build the plugin first with `cargo build -p demix --features assert_process_allocs`",
+            path.display()
+        );
+        // SAFETY: loading a plugin runs its initialisers; demix is our own, trusted binary.
+        unsafe { PluginEntry::load(&path) }.unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+    })
+}
+
+/// Host callbacks: counts restart requests (nice-plug asks for a restart when e.g. the render
+/// mode or latency changes while active).
+#[derive(Default)]
+pub struct HostShared {
+    /// Number of `request_restart` calls.
+    pub restarts: AtomicU32,
+}
+
+impl<'a> SharedHandler<'a> for HostShared {
+    fn request_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+    fn request_process(&self) {}
+    fn request_callback(&self) {}
+}
+
+/// The test host's handler types.
+pub struct TestHost;
+
+impl HostHandlers for TestHost {
+    type Shared<'a> = HostShared;
+    type MainThread<'a> = ();
+    type AudioProcessor<'a> = ();
+}
+
+/// One parameter as the host sees it.
+#[derive(Debug, Clone)]
+pub struct ParamDesc {
+    /// CLAP parameter ID.
+    pub id: ClapId,
+    /// Display name.
+    pub name: String,
+    /// Module (group) path.
+    pub module: String,
+    /// Plain range and default.
+    pub min: f64,
+    /// Plain maximum.
+    pub max: f64,
+    /// Plain default.
+    pub default: f64,
+}
+
+/// A plugin instance driven by the test host.
+pub struct Instance {
+    instance: PluginInstance<TestHost>,
+    processor: Option<PluginAudioProcessor<TestHost>>,
+    channels: usize,
+    max_block: usize,
+    pending: EventBuffer,
+    in_bufs: Vec<Vec<f32>>,
+    out_bufs: Vec<Vec<f32>>,
+    in_ports: AudioPorts,
+    out_ports: AudioPorts,
+    steady: u64,
+}
+
+/// Splits `len` samples into blocks following `pattern` cyclically (0-length calls included).
+pub fn block_plan(len: usize, pattern: &[usize]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut done = 0;
+    let mut i = 0;
+    while done < len {
+        let b = pattern[i % pattern.len()].min(len - done);
+        out.push(b);
+        done += b;
+        i += 1;
+        assert!(i < 10_000_000, "block pattern makes no progress");
+    }
+    out
+}
+
+impl Instance {
+    /// Creates a new instance of demix.
+    pub fn new() -> Self {
+        let factory = entry().get_plugin_factory().expect("no plugin factory");
+        let id = CString::new(PLUGIN_ID).unwrap();
+        assert!(
+            factory.plugin_descriptors().any(|d| d.id().is_some_and(|i| i == id.as_c_str())),
+            "plugin {PLUGIN_ID} not in the factory"
+        );
+        let host = HostInfo::new("demix-e2e", "demix", "https://example.invalid", "0.1.0").unwrap();
+        let instance = PluginInstance::<TestHost>::new(|_| HostShared::default(), |_| (), entry(), &id, &host)
+            .expect("instantiating demix");
+        Instance {
+            instance,
+            processor: None,
+            channels: 2,
+            max_block: 0,
+            pending: EventBuffer::new(),
+            in_bufs: Vec::new(),
+            out_bufs: Vec::new(),
+            in_ports: AudioPorts::with_capacity(2, 1),
+            out_ports: AudioPorts::with_capacity(2, 1),
+            steady: 0,
+        }
+    }
+
+    /// Switches CLAP render mode (must be called while inactive to take effect at activation).
+    pub fn set_render_mode(&mut self, offline: bool) -> bool {
+        let mut h = self.instance.plugin_handle();
+        let Some(render) = h.get_extension::<PluginRender>() else { return false };
+        let mode = if offline { RenderMode::Offline } else { RenderMode::Realtime };
+        render.set(&mut h, mode).is_ok()
+    }
+
+    /// Activates at `sample_rate` with blocks of at most `max_block` samples (stereo).
+    pub fn activate(&mut self, sample_rate: f64, max_block: usize) {
+        self.activate_channels(sample_rate, max_block, 2);
+    }
+
+    /// Activates with `channels` channels in and out. Only the default stereo layout is
+    /// negotiated through CLAP here (the audio-ports-config extension is not used), so
+    /// `channels` must be 2; mono is covered by the plugin's layouts in real hosts.
+    pub fn activate_channels(&mut self, sample_rate: f64, max_block: usize, channels: usize) {
+        assert!(self.processor.is_none(), "already active");
+        let cfg = PluginAudioConfiguration {
+            sample_rate,
+            min_frames_count: 1,
+            max_frames_count: max_block as u32,
+        };
+        let stopped = self.instance.activate(|_, _| (), cfg).expect("activate failed");
+        let mut p: PluginAudioProcessor<TestHost> = stopped.into();
+        p.start_processing().expect("start_processing failed");
+        self.processor = Some(p);
+        self.channels = channels;
+        self.max_block = max_block;
+        self.in_bufs = vec![vec![0.0; max_block]; channels];
+        self.out_bufs = vec![vec![0.0; max_block]; channels];
+    }
+
+    /// Tries to activate; returns false if the plugin refused.
+    pub fn try_activate(&mut self, sample_rate: f64, max_block: usize) -> bool {
+        let cfg = PluginAudioConfiguration {
+            sample_rate,
+            min_frames_count: 1,
+            max_frames_count: max_block as u32,
+        };
+        match self.instance.activate(|_, _| (), cfg) {
+            Ok(stopped) => {
+                let mut p: PluginAudioProcessor<TestHost> = stopped.into();
+                p.start_processing().expect("start_processing failed");
+                self.processor = Some(p);
+                self.channels = 2;
+                self.max_block = max_block;
+                self.in_bufs = vec![vec![0.0; max_block]; 2];
+                self.out_bufs = vec![vec![0.0; max_block]; 2];
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Stops processing and deactivates.
+    pub fn deactivate(&mut self) {
+        if let Some(mut p) = self.processor.take() {
+            let stopped = p.ensure_processing_stopped();
+            let _ = stopped;
+            let stopped = p.into_stopped();
+            self.instance.deactivate(stopped);
+        }
+    }
+
+    /// Whether the plugin is active.
+    pub fn is_active(&self) -> bool {
+        self.processor.is_some()
+    }
+
+    /// Number of restart requests the plugin made.
+    pub fn restart_requests(&self) -> u32 {
+        self.instance.access_shared_handler(|h| h.restarts.load(Ordering::Relaxed))
+    }
+
+    /// The latency the plugin reports, in samples.
+    pub fn latency(&mut self) -> u32 {
+        let mut h = self.instance.plugin_handle();
+        let lat = h.get_extension::<PluginLatency>().expect("no latency extension");
+        lat.get(&mut h)
+    }
+
+    /// All parameters.
+    pub fn params(&mut self) -> Vec<ParamDesc> {
+        let mut h = self.instance.plugin_handle();
+        let ext = h.get_extension::<PluginParams>().expect("no params extension");
+        let n = ext.count(&mut h);
+        let mut out = Vec::new();
+        for i in 0..n {
+            let mut buf = ParamInfoBuffer::new();
+            if let Some(info) = ext.get_info(&mut h, i, &mut buf) {
+                out.push(ParamDesc {
+                    id: info.id,
+                    name: String::from_utf8_lossy(info.name).into_owned(),
+                    module: String::from_utf8_lossy(info.module).into_owned(),
+                    min: info.min_value,
+                    max: info.max_value,
+                    default: info.default_value,
+                });
+            }
+        }
+        out
+    }
+
+    /// The ID of the parameter called `name`.
+    pub fn param_id(&mut self, name: &str) -> ClapId {
+        self.params()
+            .into_iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no parameter named {name:?}"))
+            .id
+    }
+
+    /// Current plain value of a parameter.
+    pub fn param_value(&mut self, id: ClapId) -> f64 {
+        let mut h = self.instance.plugin_handle();
+        let ext = h.get_extension::<PluginParams>().expect("no params extension");
+        ext.get_value(&mut h, id).expect("get_value failed")
+    }
+
+    /// All parameter values, by name.
+    pub fn param_values(&mut self) -> Vec<(String, f64)> {
+        let ps = self.params();
+        ps.into_iter().map(|p| (p.name.clone(), self.param_value(p.id))).collect()
+    }
+
+    /// Queues a parameter change (the CLAP value: normalised 0..1 for nice-plug float
+    /// parameters, the step index for bool/enum ones) for the start of the next process call.
+    pub fn set_param(&mut self, name: &str, value: f64) {
+        let id = self.param_id(name);
+        self.pending.push(&ParamValueEvent::new(0, id, Pckn::match_all(), value));
+    }
+
+    /// Applies queued parameter changes without processing (`params.flush`), active or not.
+    pub fn flush_params(&mut self) {
+        let mut out = EventBuffer::new();
+        let events = std::mem::take(&mut self.pending);
+        if let Some(p) = self.processor.as_mut() {
+            let mut h = p.plugin_handle();
+            let ext = h.get_extension::<PluginParams>().expect("no params extension");
+            ext.flush_active(&mut h, &events.as_input(), &mut out.as_output());
+        } else {
+            let mut h = self.instance.inactive_plugin_handle().expect("inactive handle");
+            let ext = h.get_extension::<PluginParams>().expect("no params extension");
+            ext.flush(&mut h, &events.as_input(), &mut out.as_output());
+        }
+    }
+
+    /// Saves the plugin state.
+    pub fn save_state(&mut self) -> Vec<u8> {
+        let mut h = self.instance.plugin_handle();
+        let st = h.get_extension::<PluginState>().expect("no state extension");
+        let mut out = Vec::new();
+        st.save(&mut h, &mut out).expect("state save failed");
+        out
+    }
+
+    /// Loads a plugin state; false if the plugin rejected it.
+    pub fn load_state(&mut self, bytes: &[u8]) -> bool {
+        let mut h = self.instance.plugin_handle();
+        let st = h.get_extension::<PluginState>().expect("no state extension");
+        let mut r = bytes;
+        st.load(&mut h, &mut r).is_ok()
+    }
+
+    /// Calls the plugin's `reset` from the audio thread's side.
+    pub fn reset(&mut self) {
+        if let Some(p) = self.processor.as_mut() {
+            if let Ok(s) = p.as_started_mut() {
+                s.reset();
+            }
+        }
+    }
+
+    /// Processes one block (`block <= max_block`, 0 allowed) of `input` starting at `offset`,
+    /// writing the result to `output` at the same offset.
+    pub fn process_block(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>], offset: usize, block: usize) {
+        assert!(block <= self.max_block, "block {block} > max {}", self.max_block);
+        let ch = self.channels;
+        for c in 0..ch {
+            self.in_bufs[c][..block].copy_from_slice(&input[c][offset..offset + block]);
+            self.out_bufs[c][..block].fill(0.0);
+        }
+        let events = std::mem::take(&mut self.pending);
+        let mut out_events = EventBuffer::new();
+        let p = self.processor.as_mut().expect("not active");
+        let started = p.ensure_processing_started().expect("start_processing failed");
+        let in_audio = self.in_ports.with_input_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_input_only(
+                self.in_bufs.iter_mut().map(|b| InputChannel::variable(&mut b[..block])),
+            ),
+        }]);
+        let mut out_audio = self.out_ports.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(self.out_bufs.iter_mut().map(|b| &mut b[..block])),
+        }]);
+        started
+            .process(
+                &in_audio,
+                &mut out_audio,
+                &events.as_input(),
+                &mut out_events.as_output(),
+                Some(self.steady),
+                None,
+            )
+            .expect("process failed");
+        self.steady += block as u64;
+        for c in 0..ch {
+            output[c][offset..offset + block].copy_from_slice(&self.out_bufs[c][..block]);
+        }
+    }
+
+    /// Processes all of `input` (one `Vec` per channel) in blocks following `pattern`
+    /// cyclically; returns the output.
+    pub fn process(&mut self, input: &[Vec<f32>], pattern: &[usize]) -> Vec<Vec<f32>> {
+        let len = input[0].len();
+        let mut output = vec![vec![0.0f32; len]; self.channels];
+        let mut offset = 0;
+        for b in block_plan(len, pattern) {
+            self.process_block(input, &mut output, offset, b);
+            offset += b;
+        }
+        output
+    }
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.deactivate();
+    }
+}
+
+/// Energy-ratio helpers and synthetic signals.
+pub mod signal {
+    /// Deterministic white noise in [-1, 1) (xorshift).
+    pub struct Noise(u64);
+
+    impl Noise {
+        /// A generator with a seed.
+        pub fn new(seed: u64) -> Self {
+            Noise(seed.max(1))
+        }
+        /// Next sample.
+        pub fn next(&mut self) -> f32 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        }
+    }
+
+    /// Four synthetic stereo stems `[stem][channel][sample]` in engine order
+    /// (vocals, drums, bass, other).
+    pub fn synthetic_stems(sr: f32, len: usize) -> [[Vec<f32>; 2]; 4] {
+        let tau = std::f32::consts::TAU;
+        let mut noise = Noise::new(0x5eed);
+        // Vocals: centre-panned harmonic tone at 220 Hz with 5.5 Hz vibrato, 8 harmonics.
+        let mut vocal = vec![0.0f32; len];
+        let mut phase = 0.0f32;
+        for (i, v) in vocal.iter_mut().enumerate() {
+            let t = i as f32 / sr;
+            let f0 = 220.0 * (1.0 + 0.02 * (tau * 5.5 * t).sin());
+            phase = (phase + tau * f0 / sr) % tau;
+            let mut s = 0.0;
+            for h in 1..=8 {
+                s += (phase * h as f32).sin() / h as f32;
+            }
+            // Syllable envelope (2 Hz).
+            let env = 0.6 + 0.4 * (tau * 2.0 * t).sin().abs();
+            *v = 0.25 * s * env;
+        }
+        // Drums: noise bursts every 250 ms, 40 ms exponential decay, slightly different per side.
+        let mut drums = [vec![0.0f32; len], vec![0.0f32; len]];
+        let period = (0.25 * sr) as usize;
+        for i in 0..len {
+            let k = i % period;
+            let env = (-(k as f32) / (0.012 * sr)).exp();
+            let n = noise.next();
+            drums[0][i] = 0.6 * env * n;
+            drums[1][i] = 0.6 * env * (0.8 * n + 0.2 * noise.next());
+        }
+        // Bass: 55 Hz sine, centre.
+        let bass: Vec<f32> = (0..len).map(|i| 0.35 * (tau * 55.0 * i as f32 / sr).sin()).collect();
+        // Other: side-panned sustained chord (C major, 3 voices), left and right in antiphase.
+        let mut other = [vec![0.0f32; len], vec![0.0f32; len]];
+        for i in 0..len {
+            let t = i as f32 / sr;
+            let c = (tau * 523.25 * t).sin() + (tau * 659.25 * t).sin() + (tau * 783.99 * t).sin();
+            other[0][i] = 0.08 * c;
+            other[1][i] = -0.08 * c + 0.03 * (tau * 1046.5 * t).sin();
+        }
+        [[vocal.clone(), vocal], drums, [bass.clone(), bass], other]
+    }
+
+    /// Sum of stems.
+    pub fn mix(stems: &[[Vec<f32>; 2]; 4]) -> Vec<Vec<f32>> {
+        let len = stems[0][0].len();
+        (0..2)
+            .map(|c| (0..len).map(|i| stems.iter().map(|s| s[c][i]).sum()).collect())
+            .collect()
+    }
+
+    /// Energy of the projection of `y` onto `reference` (least-squares gain² · energy of the
+    /// reference), summed over channels, over `range`.
+    pub fn projected_energy(y: &[Vec<f32>], reference: &[Vec<f32>], range: std::ops::Range<usize>) -> f64 {
+        let mut total = 0.0;
+        for c in 0..y.len() {
+            let (mut xy, mut xx) = (0.0f64, 0.0f64);
+            for i in range.clone() {
+                xy += y[c][i] as f64 * reference[c][i] as f64;
+                xx += (reference[c][i] as f64).powi(2);
+            }
+            if xx > 0.0 {
+                total += xy * xy / xx;
+            }
+        }
+        total
+    }
+
+    /// Energy summed over channels over `range`.
+    pub fn energy(y: &[Vec<f32>], range: std::ops::Range<usize>) -> f64 {
+        y.iter().map(|c| c[range.clone()].iter().map(|&v| (v as f64).powi(2)).sum::<f64>()).sum()
+    }
+
+    /// `x` delayed by `d` samples (zeros shifted in).
+    pub fn delayed(x: &[Vec<f32>], d: usize) -> Vec<Vec<f32>> {
+        x.iter()
+            .map(|c| {
+                let mut o = vec![0.0; c.len()];
+                if d < c.len() {
+                    o[d..].copy_from_slice(&c[..c.len() - d]);
+                }
+                o
+            })
+            .collect()
+    }
+
+    /// Error of `y` against `reference` in dB relative to the reference's energy, over `range`.
+    pub fn error_db(y: &[Vec<f32>], reference: &[Vec<f32>], range: std::ops::Range<usize>) -> f64 {
+        let (mut err, mut sig) = (0.0f64, 0.0f64);
+        for c in 0..y.len() {
+            for i in range.clone() {
+                err += (y[c][i] as f64 - reference[c][i] as f64).powi(2);
+                sig += (reference[c][i] as f64).powi(2);
+            }
+        }
+        10.0 * (err.max(1e-300) / sig.max(1e-300)).log10()
+    }
+}

@@ -1,1 +1,24 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's task runner.
+//!
+//! Project commands each live in their own module and get one match arm below; everything
+//! else (`bundle`, `bundle-universal`, `known-packages`) is forwarded to nice-plug-xtask, so
+//! `cargo xtask bundle demix --release` writes `target/bundled/demix.clap` and `demix.vst3`.
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match command.as_str() {
+        // Add project subcommands here, one module each, e.g.:
+        // "fetch-ort" => fetch_ort::run(&rest),
+        // "demo" => demo::run(&rest),
+        // "test" => test::run(&rest),
+        _ => forward_to_nice_plug(command, rest),
+    }
+}
+
+/// Hands the command line to nice-plug-xtask (plugin bundling).
+fn forward_to_nice_plug(command: String, rest: Vec<String>) -> anyhow::Result<()> {
+    let args = std::iter::once(command).filter(|c| !c.is_empty()).chain(rest);
+    nice_plug_xtask::main_with_args("cargo xtask", args)
+}
