@@ -236,6 +236,17 @@ impl RealtimeEngine {
             self.begin_flush();
         }
         // 2. Hand the input to the worker, or finish a pending flush.
+        if let (Some(gen), Some(w), true) = (self.flushing, &self.worker, offline) {
+            // Offline renders wait for the flush so no input bypasses the separator.
+            let deadline = Instant::now() + OFFLINE_WAIT;
+            while w.shared().flush_ack.load(Ordering::Acquire) != gen
+                && self.status.worker_running.load(Ordering::Relaxed)
+                && Instant::now() < deadline
+            {
+                w.wake();
+                w.shared().wait_progress(Duration::from_millis(2));
+            }
+        }
         if let (Some(gen), Some(w)) = (self.flushing, &self.worker) {
             if w.shared().flush_ack.load(Ordering::Acquire) == gen {
                 self.output.clear();
@@ -257,12 +268,17 @@ impl RealtimeEngine {
         }
         // 3. One output sample at a time: stems (or dry), gains, dry/wet, bypass.
         let lag = self.cfg.read_lag() as u64;
+        // Since the worker (re)started, its first `delay_samples` output samples belong to input
+        // it never saw (zeros in its history, e.g. input that arrived while a flush was pending):
+        // they are consumed but the latency-aligned dry signal plays in their place.
+        let first_valid = self.cfg.latency_samples() as u64;
         for i in 0..n {
             let pos = self.written + i as u64;
             let have_frame = self.flushing.is_none() && self.worker.is_some() && pos >= lag && self.next_frame(offline);
             if self.flushing.is_none() && self.worker.is_some() && pos >= lag && !have_frame {
                 *underruns += 1;
             }
+            let have_frame = have_frame && pos >= first_valid;
             let (g, wet, bypass) = self.mixer.next_gains();
             for c in 0..ch {
                 let dry = self.dry[i * stride + c];
