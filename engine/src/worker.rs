@@ -100,6 +100,9 @@ impl Worker {
     pub fn spawn(setup: WorkerSetup) -> std::io::Result<Worker> {
         let shared = Arc::new(WorkerShared::new(setup.requested));
         let thread_shared = shared.clone();
+        // Running from now on, so an offline render waits for the thread's first frames
+        // instead of mistaking a thread that has not started yet for a dead one.
+        setup.status.worker_running.store(true, Ordering::Relaxed);
         let handle = thread::Builder::new()
             .name("demix-worker".into())
             .spawn(move || run(setup, &thread_shared))?;
@@ -141,7 +144,6 @@ impl Drop for Worker {
 fn run(mut setup: WorkerSetup, shared: &WorkerShared) {
     flush_denormals_on_this_thread();
     let status = setup.status.clone();
-    status.worker_running.store(true, Ordering::Relaxed);
     // A panic inside the worker must not take the host down: it ends the thread, and the
     // audio thread falls back to dry because no more frames arrive.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut setup, shared)));

@@ -1,0 +1,208 @@
+//! The real-time engine end to end (without a host): latency, null, fallback, allocations.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
+use demix_engine::mixer::MixSettings;
+use demix_engine::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::status::{EngineKind, EngineStatus};
+use demix_engine::stft::StftConfig;
+
+#[global_allocator]
+static ALLOC: AllocDisabler = AllocDisabler;
+
+fn engine(sr: f32, channels: usize, max_block: usize) -> RealtimeEngine {
+    let cfg = EngineConfig {
+        sample_rate_hz: sr,
+        channels,
+        max_block,
+        stft: StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64),
+    };
+    RealtimeEngine::new(cfg, &MixSettings::default(), EngineKind::Classic, None, Arc::new(EngineStatus::default()))
+}
+
+/// A stereo test signal: tones, noise and transients.
+fn signal(len: usize, sr: f32) -> Vec<Vec<f32>> {
+    let mut seed = 1u32;
+    (0..2)
+        .map(|c| {
+            (0..len)
+                .map(|i| {
+                    seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+                    let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                    let t = i as f32 / sr;
+                    let burst = if (i % (sr as usize / 4)) < 400 { noise } else { 0.05 * noise };
+                    0.3 * (2.0 * std::f32::consts::PI * (220.0 + 110.0 * c as f32) * t).sin() + 0.4 * burst
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs `x` through the engine in blocks of `block` samples; returns the output.
+fn run(eng: &mut RealtimeEngine, x: &[Vec<f32>], block: usize, settings: &MixSettings, offline: bool) -> Vec<Vec<f32>> {
+    let mut y = x.to_vec();
+    let len = x[0].len();
+    let ch = x.len();
+    let mut start = 0;
+    while start < len {
+        let n = block.min(len - start);
+        let mut chans: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..start + n]).collect();
+        eng.process(&mut chans[..ch], settings, offline);
+        start += n;
+    }
+    y
+}
+
+fn null_db(x: &[Vec<f32>], y: &[Vec<f32>], latency: usize) -> f64 {
+    let (mut sig, mut err) = (0.0f64, 0.0f64);
+    for (xc, yc) in x.iter().zip(y) {
+        for t in latency..xc.len() {
+            let r = xc[t - latency] as f64;
+            sig += r * r;
+            err += (yc[t] as f64 - r).powi(2);
+        }
+    }
+    10.0 * (err.max(1e-300) / sig).log10()
+}
+
+fn energy(y: &[Vec<f32>]) -> f64 {
+    y.iter().flatten().map(|v| (*v as f64).powi(2)).sum()
+}
+
+#[test]
+fn unity_gains_null_against_input_delayed_by_reported_latency() {
+    for sr in [44100.0f32, 48000.0] {
+        for block in [1usize, 64, 333, 4096] {
+            let mut eng = engine(sr, 2, block);
+            let x = signal(sr as usize * 3 / 2, sr);
+            let y = run(&mut eng, &x, block, &MixSettings::default(), true);
+            let db = null_db(&x, &y, eng.latency_samples());
+            let underruns = eng.status().underrun_samples.load(Ordering::Relaxed);
+            assert_eq!(underruns, 0, "offline render must not fall back to dry");
+            assert!(db <= -100.0, "sr {sr} block {block}: null {db:.1} dB");
+            eprintln!("sr {sr} block {block}: latency {} samples, null {db:.1} dB", eng.latency_samples());
+        }
+    }
+}
+
+#[test]
+fn impulse_comes_out_exactly_at_the_reported_latency() {
+    let sr = 48000.0;
+    let mut eng = engine(sr, 2, 256);
+    let mut x = vec![vec![0.0f32; 12000]; 2];
+    x[0][1000] = 1.0;
+    x[1][1000] = 1.0;
+    let y = run(&mut eng, &x, 256, &MixSettings::default(), true);
+    let peak = y[0].iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+    assert_eq!(peak, 1000 + eng.latency_samples());
+    assert!((y[0][peak] - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn latency_is_window_plus_one_block_of_slack() {
+    assert_eq!(engine(44100.0, 2, 256).latency_samples(), 1024 + 256);
+    assert_eq!(engine(44100.0, 2, 64).latency_samples(), 1024 + 256);
+    assert_eq!(engine(44100.0, 2, 512).latency_samples(), 1024 + 512);
+}
+
+#[test]
+fn real_time_mode_stays_aligned_when_falling_back_to_dry() {
+    // Without pacing, the worker is often late: whatever mix of stem frames and dry
+    // fallback results, the output must still null against the delayed input.
+    let sr = 44100.0;
+    let mut eng = engine(sr, 2, 512);
+    let x = signal(sr as usize * 2, sr);
+    let y = run(&mut eng, &x, 512, &MixSettings::default(), false);
+    let db = null_db(&x, &y, eng.latency_samples());
+    assert!(db <= -100.0, "null {db:.1} dB");
+}
+
+#[test]
+fn muting_and_soloing_change_the_output() {
+    let sr = 44100.0;
+    let x = signal(sr as usize * 2, sr);
+    let mut eng = engine(sr, 2, 512);
+    let full = run(&mut eng, &x, 512, &MixSettings::default(), true);
+    let mut solo = MixSettings::default();
+    solo.solo[1] = true; // drums
+    let mut eng = engine(sr, 2, 512);
+    let drums = run(&mut eng, &x, 512, &solo, true);
+    let ratio = energy(&drums) / energy(&full);
+    assert!(ratio > 0.01 && ratio < 0.9, "drums solo keeps {ratio:.3} of the energy");
+    let mut all_muted = MixSettings::default();
+    all_muted.mute = [true; 4];
+    let mut eng = engine(sr, 2, 512);
+    let silent = run(&mut eng, &x, 512, &all_muted, true);
+    // Only the first 20 ms ramp down from unity may leak.
+    let tail: Vec<Vec<f32>> = silent.iter().map(|c| c[2000..].to_vec()).collect();
+    assert!(energy(&tail) < 1e-9 * energy(&full));
+}
+
+#[test]
+fn non_finite_and_denormal_input_gives_finite_output() {
+    let sr = 44100.0;
+    let mut eng = engine(sr, 2, 128);
+    let mut x = signal(sr as usize, sr);
+    for (i, v) in x[0].iter_mut().enumerate().skip(5000).take(3000) {
+        *v = match i % 3 {
+            0 => f32::NAN,
+            1 => f32::INFINITY,
+            _ => 1e-40,
+        };
+    }
+    x[1][20000] = f32::NEG_INFINITY;
+    let y = run(&mut eng, &x, 128, &MixSettings::default(), true);
+    assert!(y.iter().flatten().all(|v| v.is_finite()));
+    assert!(eng.status().nonfinite_blocks.load(Ordering::Relaxed) > 0);
+    // Well after the bad samples and the restart they cause, the output nulls again.
+    let lat = eng.latency_samples();
+    let tail: Vec<Vec<f32>> = x.iter().map(|c| c[30000..].to_vec()).collect();
+    let ytail: Vec<Vec<f32>> = y.iter().map(|c| c[30000..].to_vec()).collect();
+    assert!(null_db(&tail, &ytail, lat) <= -100.0);
+}
+
+#[test]
+fn mono_engine_nulls() {
+    let sr = 48000.0;
+    let mut eng = engine(sr, 1, 100);
+    let x = vec![signal(sr as usize, sr).remove(0)];
+    let y = run(&mut eng, &x, 100, &MixSettings::default(), true);
+    assert!(null_db(&x, &y, eng.latency_samples()) <= -100.0);
+}
+
+#[test]
+fn process_never_allocates() {
+    let sr = 44100.0;
+    let mut eng = engine(sr, 2, 1024);
+    let x = signal(sr as usize * 2, sr);
+    let mut y = x.clone();
+    let mut settings = MixSettings::default();
+    reset_violation_count();
+    let blocks = [1usize, 17, 64, 333, 1024, 0, 5];
+    let (mut start, mut k) = (0, 0);
+    while start < x[0].len() {
+        let n = blocks[k % blocks.len()].min(x[0].len() - start);
+        settings.stem_gain_db[k % 4] = (k % 13) as f32 - 6.0;
+        settings.mute[(k + 1) % 4] = k % 5 == 0;
+        settings.solo[2] = k % 7 == 0;
+        settings.wet = (k % 3) as f32 / 2.0;
+        settings.bypass = k % 11 == 0;
+        if k == 50 {
+            y[0][start] = f32::NAN;
+        }
+        let offline = k % 2 == 0;
+        let (l, r) = y.split_at_mut(1);
+        let mut chans: [&mut [f32]; 2] = [&mut l[0][start..start + n], &mut r[0][start..start + n]];
+        assert_no_alloc(|| {
+            eng.process(&mut chans, &settings, offline);
+            if k == 120 {
+                eng.reset();
+            }
+        });
+        start += n;
+        k += 1;
+    }
+    assert_eq!(violation_count(), 0, "allocations on the audio thread");
+}
