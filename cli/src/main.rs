@@ -1,1 +1,94 @@
-fn main() {}
+//! `demix`: offline stem separation, evaluation and benchmarks.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use demix_cli::audio::OutFormat;
+use demix_cli::engines::EngineChoice;
+use demix_cli::separate::{self, Mode, SeparateOptions};
+
+#[derive(Parser)]
+#[command(name = "demix", version, about = "Music source separation: vocals, drums, bass, other")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// WAV (32-bit float unless --bits 24).
+    Wav,
+    /// FLAC, 24-bit.
+    Flac,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Separate audio files into stems: OUTDIR/<song>/<stem>.wav, same rate and length as the input.
+    Separate {
+        /// Input files (WAV, FLAC, MP3, OGG/Vorbis, AAC/M4A; any sample rate; mono, stereo or more).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(short, long, default_value = "separated")]
+        out: PathBuf,
+        /// Separation engine.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
+        /// ONNX model for the neural engine (default: $DEMIX_MODEL or models/demix.onnx).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// Stems to write (stems mode), comma-separated.
+        #[arg(long, default_value = "vocals,drums,bass,other")]
+        stems: String,
+        /// Output file format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Wav)]
+        format: FormatArg,
+        /// WAV sample format: 32 (float) or 24 (integer). FLAC is always 24-bit.
+        #[arg(long, default_value_t = 32, value_parser = clap::builder::PossibleValuesParser::new(["32", "24"]).map(|s| s.parse::<u32>().unwrap()))]
+        bits: u32,
+        /// stems: one file per stem; acapella: vocals only; instrumental: one file without vocals.
+        #[arg(long, value_enum, default_value_t = Mode::Stems)]
+        mode: Mode,
+        /// Folder with the true stems (<stem>.wav/.flac, or <song>/<stem>.*): print SDR per stem.
+        #[arg(long, value_name = "DIR")]
+        reference_dir: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ctrlc::set_handler(|| {
+        demix_cli::audio::remove_partial_files();
+        eprintln!("\ndemix: interrupted; partial files removed");
+        std::process::exit(130);
+    })
+    .ok();
+    let res = match cli.cmd {
+        Cmd::Separate { inputs, out, engine, model, stems, format, bits, mode, reference_dir, quiet } => {
+            (|| {
+                let stems = separate::parse_stems(&stems)?;
+                let format = match (format, bits) {
+                    (FormatArg::Flac, _) => OutFormat::Flac24,
+                    (FormatArg::Wav, 24) => OutFormat::WavI24,
+                    (FormatArg::Wav, _) => OutFormat::WavF32,
+                };
+                let opts = SeparateOptions { inputs, out_dir: out, engine, model, stems, format, mode, reference_dir, quiet };
+                separate::run(&opts)
+            })()
+        }
+    };
+    match res {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("demix: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
