@@ -69,16 +69,20 @@ def test_no_reserved_material_in_catalogue():
 
 
 @needs_tools
-@pytest.mark.parametrize("split,source,voice", [("train", "mma", "sinsy"), ("train", "openmsx", "real"),
-                                                ("valid", "mma", "espeak")])
-def test_tiny_song_stems(split, source, voice):
+@pytest.mark.parametrize("split,source,voice,sfont", [("train", "mma", "sinsy", "FluidR3_GM"),
+                                                      ("train", "openmsx", "real", "Freepats"),
+                                                      ("train", "mma", "espeak", "OPL3_FM"),
+                                                      ("valid", "mma", "espeak", None)])
+def test_tiny_song_stems(split, source, voice, sfont):
     from demix_data import vocals as V
     from demix_data.song import render_song
 
     if voice == "sinsy" and not V.sinsy_available():
         voice = "real"
+    if sfont == "Freepats" and not shutil.which("timidity"):
+        pytest.skip("timidity not installed")
     stems, info = render_song(f"test_{split}_{source}", split, [123, len(source)], 4, 6, source=source,
-                              want_voice=voice)
+                              want_voice=voice, soundfont=sfont)
     n = len(stems["vocals"])
     assert 3 * 44100 <= n <= 12 * 44100
     for s in STEMS:
@@ -87,6 +91,7 @@ def test_tiny_song_stems(split, source, voice):
     mix = sum(stems[s].astype(np.float64) for s in STEMS)
     assert 0 < np.abs(mix).max() <= 1.0
     assert np.abs(stems["vocals"]).max() > 1e-3, "no voice rendered"
+    assert np.abs(stems["other"]).max() > 1e-4, "silent accompaniment"
     _check_items(info)
     used_sf = set(info["soundfonts"].values())
     assert used_sf <= set(S.soundfonts(split)), used_sf

@@ -46,6 +46,12 @@ def load_any(path: str, fmt: str | None = None) -> tuple[np.ndarray, int]:
                               "-i", path, "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
                              check=True, capture_output=True).stdout
         return np.frombuffer(out, dtype="<i2").astype(np.float64) / 32768.0, 16000
+    if fmt == "wz":  # "<archive.wz>:<member>" (zip)
+        import zipfile
+        arch, member = path.split(":", 1)
+        with zipfile.ZipFile(arch) as z:
+            x, sr = sf.read(io.BytesIO(z.read(member)), dtype="float64", always_2d=True)
+        return x.mean(axis=1), sr
     x, sr = sf.read(path, dtype="float64", always_2d=True)
     return x.mean(axis=1), sr
 

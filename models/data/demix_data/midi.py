@@ -309,12 +309,17 @@ def notes_track(notes: list[Note], tpb: int, channel: int, program: int, velocit
 
 def fluidsynth_render(mid: mido.MidiFile, sf2: str, workdir: str, tag: str, n_samples: int,
                       gain: float = 0.4) -> np.ndarray:
+    """Render with FluidSynth (a .sf2) or TiMidity++ (a .cfg of GUS patches); reverb/chorus off."""
     mpath = os.path.join(workdir, f"{tag}.mid")
     wpath = os.path.join(workdir, f"{tag}.wav")
     mid.save(mpath)
-    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(gain), "-r", str(SR),
-                    "-O", "float", "-T", "wav", "-F", wpath, sf2, mpath],
-                   check=True, capture_output=True)
+    if sf2.endswith(".cfg"):
+        subprocess.run(["timidity", "-c", sf2, "-Ow", "-s", str(SR), "-EFreverb=0", "-EFchorus=0",
+                        "-EFdelay=0", "-o", wpath, mpath], check=True, capture_output=True)
+    else:
+        subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(gain), "-r", str(SR),
+                        "-O", "float", "-T", "wav", "-F", wpath, sf2, mpath],
+                       check=True, capture_output=True)
     x, sr = sf.read(wpath, dtype="float64", always_2d=True)
     assert sr == SR
     os.remove(wpath)

@@ -30,7 +30,7 @@ def _choose_soundfonts(rng, split):
         v = S.soundfonts("valid", "gm")[0]
         return dict(drums=v, bass=v, other=v, vocals=v)
     gms = S.soundfonts("train", "gm")
-    w = np.array([0.7, 0.3, 0.25][: len(gms)])
+    w = np.array([{"FluidR3_GM": 0.55, "OPL3_FM": 0.2, "Freepats": 0.25}.get(g, 0.2) for g in gms])
     main = gms[int(rng.choice(len(gms), p=w / w.sum()))]
     sfs = dict(drums=main, bass=main, other=main, vocals=main)
     kits = S.soundfonts("train", "drums")
@@ -59,6 +59,36 @@ def _program_map(rng, notes_by_ch: dict) -> dict:
     return pm
 
 
+def _nearest_prog(p: int, cover: tuple) -> int:
+    fam = [c for c in cover if c // 8 == p // 8]
+    pool = fam or list(cover)
+    return min(pool, key=lambda c: abs(c - p))
+
+
+def _cover(pm: dict, nb: dict, path: str) -> dict:
+    """For TiMidity patch sets: map every program to one the set provides (no silent parts)."""
+    if not path.endswith(".cfg"):
+        return pm
+    cover = S.timidity_programs(path)
+    out = dict(pm)
+    for ch, notes in nb.items():
+        if ch == 9:
+            continue
+        for p in {n[4] for n in notes}:
+            q = pm.get((ch, p), p)
+            if q not in cover:
+                out[(ch, p)] = _nearest_prog(q, cover)
+    return out
+
+
+def _cover_track(tr, path):
+    if tr is None or not path.endswith(".cfg"):
+        return tr
+    cover = S.timidity_programs(path)
+    return mido.MidiTrack([m.copy(program=_nearest_prog(m.program, cover)) if m.type == "program_change" and
+                           m.program not in cover else m for m in tr])
+
+
 def _skyline(notes):
     """Monophonic top line from (start, end, pitch, ...) tuples (ticks)."""
     notes = sorted(notes, key=lambda n: (n[0], -n[2]))
@@ -73,16 +103,20 @@ def _skyline(notes):
 
 
 def render_song(song_id: str, split: str, seed_seq, min_s: float = 20, max_s: float = 60,
-                source: str | None = None, want_voice: str | None = None) -> tuple[dict, dict]:
+                source: str | None = None, want_voice: str | None = None,
+                soundfont: str | None = None) -> tuple[dict, dict]:
+    """Render one song. source/want_voice/soundfont force choices (tests, demo)."""
     rng = np.random.default_rng(seed_seq)
     with tempfile.TemporaryDirectory(prefix="demix_") as wd:
-        return _render(song_id, split, rng, min_s, max_s, wd, source, want_voice)
+        return _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont)
 
 
-def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice):
+def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont=None):
     if source is None:
         source = "openmsx" if rng.random() < 0.2 else "mma"
     sfs = _choose_soundfonts(rng, split)
+    if soundfont:
+        sfs = {k: soundfont for k in sfs}
     items = {s: [] for s in STEMS}
     info = dict(song_id=song_id, split=split, source=source, soundfonts=sfs)
     lo = int(rng.integers(55, 62))
@@ -100,6 +134,8 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice):
         t_off = 0.0  # song start in the MIDI timeline (s)
         melody = M.write_melody(rng, chart, lo, hi)  # beats from song start
         vocal_spans = [(b0 * beats * beat_s, (b0 + ln) * beats * beat_s) for _n, b0, ln, v in chart.sections if v]
+        if want_voice is None and rng.random() < 0.05:
+            vocal_spans, melody = [], []  # an instrumental song (silent vocal stem)
         tempo = chart.tempo
         info.update(groove=g, tempo=chart.tempo, key=M.NOTE_NAMES[chart.key] + ("m" if chart.minor else ""),
                     beats_per_bar=beats, chords=" ".join(chart.chord_name(i) for i in range(n_bars)))
@@ -203,7 +239,8 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice):
             extra = M.notes_track(melody, mid.ticks_per_beat, channel=10, program=prog,
                                   velocity=int(rng.integers(60, 100)), transpose=int(rng.choice([0, 0, 12, -12])))
             info["melody_double_program"] = prog
-        fm = M.filter_midi(mid, keep, program_map=pm, drums_to_melodic=kit_only, extra_notes=extra)
+        fm = M.filter_midi(mid, keep, program_map=_cover(pm, nb, sfpath), drums_to_melodic=kit_only,
+                           extra_notes=_cover_track(extra, sfpath))
         x = M.fluidsynth_render(fm, sfpath, wd, stem, int(t_off * A.SR) + n + A.SR)
         raw[stem] = crop(x)
         items[stem].append(dict(src_item))
@@ -235,11 +272,33 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice):
                 fs = float(rng.uniform(-4, 2))
                 x = A.formant_shift(x, fs)
             it["transforms"] = dict(formant_semitones=round(fs, 2))
-            vox += x / (A.active_rms(x) + 1e-9)
+            lead_rms = A.active_rms(x) + 1e-9
+            vox += x / lead_rms
             items["vocals"].append(it)
+            if source == "mma" and rng.random() < 0.25:
+                # backing harmony a diatonic third above (or below), quieter, same voice
+                scale = [(chart.key + d) % 12 for d in (M.MINOR if chart.minor else M.MAJOR)]
+                up = bool(rng.random() < 0.6)
+                harm = []
+                for nt in notes:
+                    p = nt.pitch
+                    for _ in range(2):
+                        p += 1 if up else -1
+                        while p % 12 not in scale:
+                            p += 1 if up else -1
+                    harm.append(M.Note(start=nt.start, dur=nt.dur, pitch=p))
+                h, hit = V.sinsy_sing(harm, tempo, beats, rng, wd, n)
+                if fs:
+                    h = A.formant_shift(h, fs)
+                hl = float(rng.uniform(0.25, 0.5))
+                vox += h / (A.active_rms(h) + 1e-9) * hl
+                hit["kind"] = "sinsy_harmony"
+                hit["transforms"] = dict(formant_semitones=round(fs, 2), third="above" if up else "below",
+                                         rel_level=round(hl, 2))
+                items["vocals"].append(hit)
     real = [sp for sp, k in span_kind if k == "real"]
     if real:
-        maker = V.real_phrase_maker(rng, S.real_voice_items(split), split)
+        maker = V.real_phrase_maker(rng, S.voice_speakers(split), split)
         x, its = V.place_phrases(rng, n, real, beat_s, maker, max_bars_s=beats * beat_s * 2)
         if its:
             vox += x / (A.active_rms(x) + 1e-9)
@@ -291,7 +350,7 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice):
                                     licence=S.LICENCES["gcompris-qt-data"], start_s=round(s / A.SR, 2)))
 
     # ---------------- per-stem processing
-    target_db = dict(vocals=rng.normal(0, 2.5), drums=rng.normal(-1, 2.5), bass=rng.normal(-3, 2.5),
+    target_db = dict(vocals=rng.normal(-0.5, 3.0), drums=rng.normal(-1, 2.5), bass=rng.normal(-3, 2.5),
                      other=rng.normal(-2, 2.5))
     out = {}
     fx = {}
@@ -302,6 +361,9 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice):
             out[stem] = x
             fx[stem] = dict(silent=True)
             continue
+        if stem == "vocals":
+            b, a = A.biquad("highpass", float(rng.uniform(60, 110)))
+            x = A.signal.lfilter(b, a, x, axis=0)
         x, t["eq"] = A.random_eq(x, rng, strength=0.8 if stem != "vocals" else 0.6)
         if rng.random() < (0.7 if stem == "vocals" else 0.4):
             thr, ratio = float(rng.uniform(-6, 0)), float(rng.uniform(1.5, 4))

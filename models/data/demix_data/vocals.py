@@ -102,6 +102,16 @@ def sinsy_sing(notes: list[Note], tempo: float, beats: int, rng: np.random.Gener
     x = A.resample(wav, sr, A.SR)
     lead_n = int(round(lead * 60.0 / tempo * A.SR))
     x = x[lead_n:]
+    # gate: Sinsy leaves a faint noise floor in long rests
+    gate = np.zeros(len(x))
+    spb = 60.0 / tempo * A.SR
+    for n in ev:
+        a = max(0, int(n.start * spb - 0.08 * A.SR))
+        b = min(len(x), int((n.start + n.dur) * spb + 0.35 * A.SR))
+        gate[a:b] = 1.0
+    k = np.hanning(int(0.05 * A.SR))
+    gate = np.minimum(np.convolve(gate, k / k.sum(), mode="same"), 1.0)
+    x = x * gate
     off = int(round(offset_s * A.SR))
     out = np.zeros(n_samples)
     if off < n_samples:
@@ -151,8 +161,12 @@ def place_phrases(rng: np.random.Generator, n_samples: int, spans: list[tuple[fl
     return out, items
 
 
-def real_phrase_maker(rng: np.random.Generator, items: list[dict], split: str):
+def real_phrase_maker(rng: np.random.Generator, speakers: dict, split: str):
+    """Phrases from one (sometimes two) real speakers, like a lead vocalist."""
     cache = {}
+    names = sorted(speakers)
+    chosen = [names[int(i)] for i in rng.choice(len(names), size=1 if rng.random() < 0.8 else 2, replace=False)]
+    items = [it for n in chosen for it in speakers[n]]
 
     def make(max_len_s: float):
         it = items[int(rng.integers(len(items)))]
