@@ -103,9 +103,11 @@ impl Worker {
         // Running from now on, so an offline render waits for the thread's first frames
         // instead of mistaking a thread that has not started yet for a dead one.
         setup.status.worker_running.store(true, Ordering::Relaxed);
+        let status = setup.status.clone();
         let handle = thread::Builder::new()
             .name("demix-worker".into())
-            .spawn(move || run(setup, &thread_shared))?;
+            .spawn(move || run(setup, &thread_shared))
+            .inspect_err(|_| status.worker_running.store(false, Ordering::Relaxed))?;
         let thread = handle.thread().clone();
         Ok(Worker { handle: Some(handle), thread, shared })
     }

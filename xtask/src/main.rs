@@ -1,8 +1,15 @@
 //! `cargo xtask <command>`: the project's task runner.
 //!
 //! Project commands each live in their own module and get one match arm below; everything
-//! else (`bundle`, `bundle-universal`, `known-packages`) is forwarded to nice-plug-xtask, so
-//! `cargo xtask bundle demix --release` writes `target/bundled/demix.clap` and `demix.vst3`.
+//! else (`bundle-universal`, `known-packages`) is forwarded to nice-plug-xtask. `cargo xtask bundle
+//! demix --release` writes `target/bundled/demix.clap` and `demix.vst3` and adds the ONNX Runtime
+//! library and the model (see `bundle.rs`).
+
+mod bundle;
+mod demo;
+mod fetch_ort;
+mod setup;
+mod test;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -10,9 +17,11 @@ fn main() -> anyhow::Result<()> {
     let rest: Vec<String> = args.collect();
     match command.as_str() {
         // Add project subcommands here, one module each, e.g.:
-        // "fetch-ort" => fetch_ort::run(&rest),
-        // "demo" => demo::run(&rest),
-        // "test" => test::run(&rest),
+        "fetch-ort" => fetch_ort::run(&rest),
+        "bundle" => bundle::run(&rest),
+        "setup" => setup::run(&rest),
+        "demo" => demo::run(&rest),
+        "test" => test::run(&rest),
         _ => forward_to_nice_plug(command, rest),
     }
 }

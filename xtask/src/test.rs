@@ -1,0 +1,40 @@
+//! `cargo xtask test`: sets the machine up, then runs every test that needs no PyTorch:
+//! the Rust workspace (engine units and real-time tests, neural parity, CLI, the CLAP host
+//! end-to-end tests against the plugin built with `assert_process_allocs`), the Python
+//! dataset and model-contract tests, and the editor smoke check under Xvfb.
+
+use std::process::Command;
+
+use crate::setup::{repo_root, run_cmd, venv_python};
+
+/// Runs the whole suite; fails on the first failing group.
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    crate::setup::run(args)?;
+    let root = repo_root();
+    let ort = crate::fetch_ort::lib_path();
+    // The end-to-end tests load this build of the plugin; with `assert_process_allocs` any
+    // allocation on the audio thread aborts the host process, failing the test.
+    run_cmd(
+        Command::new("cargo")
+            .args(["build", "-p", "demix", "--features", "assert_process_allocs"])
+            .current_dir(&root),
+    )?;
+    run_cmd(
+        Command::new("cargo")
+            .args(["test", "--workspace", "--exclude", "xtask"])
+            .env("DEMIX_ORT_LIB", &ort)
+            .current_dir(&root),
+    )?;
+    run_cmd(
+        Command::new(venv_python())
+            .args(["-m", "pytest", "-q", "models/tests/test_contract.py", "models/tests/test_data.py"])
+            .env("DEMIX_ORT_LIB", &ort)
+            .current_dir(&root),
+    )?;
+    let smoke = root.join("scripts").join("editor-smoke.sh");
+    if smoke.exists() {
+        run_cmd(Command::new("bash").arg(smoke).current_dir(&root))?;
+    }
+    eprintln!("all tests passed");
+    Ok(())
+}
