@@ -10,7 +10,7 @@ if [ "${1:-}" != "--no-apt" ]; then
     fluidsynth fluid-soundfont-gm opl3-soundfont csound-soundfont avldrums.lv2-soundfont \
     mma openttd-openmsx espeak-ng ffmpeg sox flac timidity freepats \
     asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 \
-    asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722 pocketsphinx-testdata gcompris-qt-data hedgewars-data warzone2100-data
+    asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722 pocketsphinx-testdata gcompris-qt-data hedgewars-data warzone2100-data ktuberling-data
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r models/requirements-data.txt

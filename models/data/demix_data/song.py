@@ -124,10 +124,21 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont
 
     if source == "mma":
         grooves = S.mma_grooves_split(split)
-        g, gfile, beats = grooves[int(rng.integers(len(grooves)))]
-        chart = M.make_chart(rng, g, gfile, beats, min_s, max_s)
-        mid_path = M.run_mma(chart, wd)
-        mid = mido.MidiFile(mid_path)
+        for _try in range(12):
+            # most songs should have all four stems: re-pick grooves without drums or bass
+            g, gfile, beats = grooves[int(rng.integers(len(grooves)))]
+            chart = M.make_chart(rng, g, gfile, beats, min_s, max_s)
+            try:
+                mid_path = M.run_mma(chart, wd)
+            except RuntimeError:
+                continue
+            mid = mido.MidiFile(mid_path)
+            nbt = M.channel_notes(mid)
+            full = 9 in nbt and any(32 <= x[4] <= 39 for ch, ns in nbt.items() if ch != 9 for x in ns)
+            if full or rng.random() < 0.1:
+                break
+        else:
+            raise RuntimeError("no usable groove found")
         beat_s = 60.0 / chart.tempo
         n_bars = len(chart.chords)
         dur_s = n_bars * beats * beat_s

@@ -165,15 +165,30 @@ def real_phrase_maker(rng: np.random.Generator, speakers: dict, split: str):
     """Phrases from one (sometimes two) real speakers, like a lead vocalist."""
     cache = {}
     names = sorted(speakers)
-    chosen = [names[int(i)] for i in rng.choice(len(names), size=1 if rng.random() < 0.8 else 2, replace=False)]
+    # pick the corpus first (so packages with many speakers do not dominate), then a speaker
+    corpus = {n: speakers[n][0]["package"].split("-")[0] for n in names}
+    weights = {"asterisk": 0.3, "hedgewars": 0.35, "ktuberling": 0.2, "pocketsphinx": 0.1, "warzone2100": 0.05}
+    w = np.array([weights.get(corpus[n], 0.1) / sum(1 for m in names if corpus[m] == corpus[n]) for n in names])
+    k = 1 if rng.random() < 0.8 else 2
+    chosen = [names[int(i)] for i in rng.choice(len(names), size=min(k, len(names)), replace=False, p=w / w.sum())]
     items = [it for n in chosen for it in speakers[n]]
 
-    def make(max_len_s: float):
-        it = items[int(rng.integers(len(items)))]
+    def load(it):
         if it["file"] not in cache:
             x, sr = A.load_any(it["file"], it["fmt"])
             cache[it["file"]] = A.resample(A.trim_silence(x, -40), sr, A.SR)
-        x = cache[it["file"]]
+        return cache[it["file"]]
+
+    def make(max_len_s: float):
+        it = items[int(rng.integers(len(items)))]
+        x = load(it)
+        extra = []
+        # single words / short lines: chain a few from the same speaker into a phrase
+        while len(x) < 1.5 * A.SR and rng.random() < 0.7 and len(extra) < 4:
+            it2 = items[int(rng.integers(len(items)))]
+            gap = np.zeros(int(rng.uniform(0.03, 0.25) * A.SR))
+            x = np.concatenate([x, gap, load(it2)])
+            extra.append(it2["file"])
         semis = float(rng.uniform(-4, 3))
         x = A.resample_ratio(x, 2 ** (semis / 12))  # pitch+formant+tempo shift ("tape")
         fs = 0.0
@@ -183,7 +198,7 @@ def real_phrase_maker(rng: np.random.Generator, speakers: dict, split: str):
         if len(x) > max_len_s * A.SR:
             x = x[: int(max_len_s * A.SR)]
         return x, dict(kind="real_speech", package=it["package"], file=it["file"], licence=it["licence"],
-                       speaker=it["speaker"], transforms=dict(resample_semitones=round(semis, 2),
+                       speaker=it["speaker"], chained_files=extra, transforms=dict(resample_semitones=round(semis, 2),
                                                               formant_semitones=round(fs, 2)))
 
     return make
