@@ -127,6 +127,62 @@ pub fn exe_search_dirs() -> Vec<PathBuf> {
     v
 }
 
+/// Directory of the binary this code is linked into: the plugin's `.so`/`.clap` inside a
+/// host (found with `dladdr` on a function of this crate), the executable for the CLI.
+/// Falls back to `current_exe()`'s directory where `dladdr` is unavailable.
+pub fn current_module_dir() -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::ffi::{c_char, c_int, c_void, CStr};
+        use std::os::unix::ffi::OsStrExt;
+        #[repr(C)]
+        struct DlInfo {
+            dli_fname: *const c_char,
+            dli_fbase: *mut c_void,
+            dli_sname: *const c_char,
+            dli_saddr: *mut c_void,
+        }
+        extern "C" {
+            fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
+        }
+        let mut info = DlInfo {
+            dli_fname: std::ptr::null(),
+            dli_fbase: std::ptr::null_mut(),
+            dli_sname: std::ptr::null(),
+            dli_saddr: std::ptr::null_mut(),
+        };
+        let addr = current_module_dir as fn() -> Option<PathBuf> as *const c_void;
+        // SAFETY: dladdr only reads the address and fills `info`; dli_fname points into the
+        // loader's tables, valid while the module is loaded; we copy it out at once.
+        if unsafe { dladdr(addr, &mut info) } != 0 && !info.dli_fname.is_null() {
+            let bytes = unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes();
+            let path = PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
+            if path.is_absolute() {
+                if let Some(dir) = path.parent() {
+                    return Some(dir.to_path_buf());
+                }
+            }
+        }
+    }
+    std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf))
+}
+
+/// Directories to search for ONNX Runtime next to the binary this code is linked into:
+/// its directory, `lib/` below it (checked by [`find_in_dir`]) and `../lib`. For the plugin
+/// this is the bundle (`demix.vst3/Contents/x86_64-linux/`, or beside `demix.clap`).
+pub fn module_search_dirs() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(dir) = current_module_dir() {
+        if let Some(up) = dir.parent() {
+            v.push(dir.clone());
+            v.push(up.join("lib"));
+        } else {
+            v.push(dir);
+        }
+    }
+    v
+}
+
 /// The development cache `cargo xtask fetch-ort` fills (`<repo>/.cache/ort`). For tests and
 /// development builds of the CLI; a shipped plugin never looks here.
 pub fn repo_cache_dir() -> PathBuf {
@@ -188,5 +244,34 @@ pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "unknown panic".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_versioned_library_names_and_ignores_relative_dirs() {
+        let dir = std::env::temp_dir().join(format!("demix-ort-env-{}", std::process::id()));
+        let lib = dir.join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        assert_eq!(find_in_dir(&dir), None);
+        if cfg!(target_os = "linux") {
+            std::fs::write(lib.join("libonnxruntime.so.1.20.0"), b"").unwrap();
+            assert_eq!(find_in_dir(&dir), Some(lib.join("libonnxruntime.so.1.20.0")));
+            std::fs::write(dir.join(format!("libonnxruntime.so.{ORT_VERSION}")), b"").unwrap();
+            assert_eq!(find_in_dir(&dir), Some(dir.join(format!("libonnxruntime.so.{ORT_VERSION}"))));
+        }
+        let here = current_module_dir().expect("module dir");
+        assert!(here.is_absolute() && here.is_dir(), "{}", here.display());
+        assert_eq!(here, std::env::current_exe().unwrap().parent().unwrap());
+        if std::env::var_os(ORT_LIB_ENV).is_none() {
+            assert!(matches!(
+                locate_ort_library(&[PathBuf::from("relative/dir")]),
+                Err(OrtError::NotFound { searched }) if searched.is_empty()
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
