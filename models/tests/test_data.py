@@ -156,3 +156,21 @@ def test_demo_clip_stems_sum_to_mixture():
     assert np.sqrt(np.mean(voc ** 2)) > 0.01, "demo has no clearly audible voice"
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _d, fs in os.walk(d) for f in fs)
     assert total < 3 * 1024 * 1024
+
+
+@needs_tools
+def test_render_is_deterministic():
+    import hashlib
+    import subprocess
+
+    code = ("import sys, hashlib; sys.path.insert(0, 'models/data');"
+            "from demix_data.song import render_song;"
+            "st, _ = render_song('d', 'train', [3, 1], 4, 5, source='mma');"
+            "print(hashlib.sha256(b''.join(st[k].tobytes() for k in sorted(st))).hexdigest())")
+    outs = set()
+    for hs in ("1", "2"):  # different hash seeds: no set/dict-order dependence
+        env = dict(os.environ, PYTHONHASHSEED=hs)
+        r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                           check=True)
+        outs.add(r.stdout.strip().splitlines()[-1])
+    assert len(outs) == 1
