@@ -167,20 +167,30 @@ pub fn current_module_dir() -> Option<PathBuf> {
     std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf))
 }
 
-/// Directories to search for ONNX Runtime next to the binary this code is linked into:
-/// its directory, `lib/` below it (checked by [`find_in_dir`]) and `../lib`. For the plugin
-/// this is the bundle (`demix.vst3/Contents/x86_64-linux/`, or beside `demix.clap`).
+/// Folder beside `demix.clap` that `cargo xtask bundle` fills with the run-time files
+/// (ONNX Runtime, the default model). A VST3 bundle keeps them in `Contents/Resources/`.
+pub const BUNDLE_RESOURCES_DIR: &str = "demix-resources";
+
+/// Directories to search for run-time files (ONNX Runtime, the default model) next to the binary
+/// this code is linked into, in order: its directory, `demix-resources/` beside it,
+/// `../Resources` (VST3 / macOS bundle layout), `../lib`. ([`find_in_dir`] also looks in `lib/`
+/// below each.) For the plugin this is the bundle, for the CLI the executable's directory.
 pub fn module_search_dirs() -> Vec<PathBuf> {
     let mut v = Vec::new();
     if let Some(dir) = current_module_dir() {
+        v.push(dir.clone());
+        v.push(dir.join(BUNDLE_RESOURCES_DIR));
         if let Some(up) = dir.parent() {
-            v.push(dir.clone());
+            v.push(up.join("Resources"));
             v.push(up.join("lib"));
-        } else {
-            v.push(dir);
         }
     }
     v
+}
+
+/// The first `dirs[i]/file_name` that exists (e.g. `demix.onnx` in [`module_search_dirs`]).
+pub fn find_file_in(dirs: &[PathBuf], file_name: &str) -> Option<PathBuf> {
+    dirs.iter().filter(|d| d.is_absolute()).map(|d| d.join(file_name)).find(|p| p.is_file())
 }
 
 /// The development cache `cargo xtask fetch-ort` fills (`<repo>/.cache/ort`). For tests and
