@@ -300,7 +300,10 @@ impl NiceEguiApp for DemixApp {
             let neural_wanted = self.params.engine.value() == EngineChoice::Neural;
             if fault {
                 banner(ui, "Internal error in the audio engine: passing audio through. Reload the plugin.");
-            } else if message_is_error(&message) && (neural_wanted || !message.contains("Neural engine unavailable")) {
+            }
+            let in_banner =
+                !fault && message_is_error(&message) && (neural_wanted || !message.contains("Neural engine unavailable"));
+            if in_banner {
                 banner(ui, &message);
             }
             ui.add_space(6.0);
@@ -308,7 +311,7 @@ impl NiceEguiApp for DemixApp {
             ui.add_space(6.0);
             ui.with_layout(Layout::top_down(Align::Min), |ui| {
                 self.status_panel(ui);
-                if !message.is_empty() {
+                if !message.is_empty() && !in_banner {
                     ui.label(RichText::new(format!("Model: {message}")).small().weak());
                 }
             });

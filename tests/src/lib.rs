@@ -14,10 +14,11 @@
 
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use clack_extensions::latency::PluginLatency;
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
+use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
@@ -60,11 +61,16 @@ pub fn entry() -> &'static PluginEntry {
 }
 
 /// Host callbacks: counts restart requests (nice-plug asks for a restart when e.g. the render
-/// mode or latency changes while active).
+/// mode or latency changes while active) and remembers main-thread callback requests (the
+/// editor's event loop runs on them).
 #[derive(Default)]
 pub struct HostShared {
     /// Number of `request_restart` calls.
     pub restarts: AtomicU32,
+    /// Set by `request_callback`; the host then calls the plugin's `on_main_thread`.
+    pub callback_requested: AtomicBool,
+    /// Number of GUI `closed` notifications.
+    pub gui_closed: AtomicU32,
 }
 
 impl<'a> SharedHandler<'a> for HostShared {
@@ -72,7 +78,40 @@ impl<'a> SharedHandler<'a> for HostShared {
         self.restarts.fetch_add(1, Ordering::Relaxed);
     }
     fn request_process(&self) {}
-    fn request_callback(&self) {}
+    fn request_callback(&self) {
+        self.callback_requested.store(true, Ordering::Release);
+    }
+}
+
+impl HostGuiImpl for HostShared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _new_size: GuiSize) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {
+        self.gui_closed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Main-thread host state: counts latency-changed notifications.
+#[derive(Default)]
+pub struct HostMain {
+    /// Number of `latency.changed` calls.
+    pub latency_changed: std::cell::Cell<u32>,
+}
+
+impl<'a> MainThreadHandler<'a> for HostMain {}
+
+impl HostLatencyImpl for HostMain {
+    fn changed(&self) {
+        self.latency_changed.set(self.latency_changed.get() + 1);
+    }
 }
 
 /// The test host's handler types.
@@ -80,8 +119,12 @@ pub struct TestHost;
 
 impl HostHandlers for TestHost {
     type Shared<'a> = HostShared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = HostMain;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostGui>().register::<HostLatency>();
+    }
 }
 
 /// One parameter as the host sees it.
@@ -140,7 +183,7 @@ impl Instance {
             "plugin {PLUGIN_ID} not in the factory"
         );
         let host = HostInfo::new("demix-e2e", "demix", "https://example.invalid", "0.1.0").unwrap();
-        let instance = PluginInstance::<TestHost>::new(|_| HostShared::default(), |_| (), entry(), &id, &host)
+        let instance = PluginInstance::<TestHost>::new(|_| HostShared::default(), |_| HostMain::default(), entry(), &id, &host)
             .expect("instantiating demix");
         Instance {
             instance,
@@ -229,6 +272,26 @@ impl Instance {
     /// Number of restart requests the plugin made.
     pub fn restart_requests(&self) -> u32 {
         self.instance.access_shared_handler(|h| h.restarts.load(Ordering::Relaxed))
+    }
+
+    /// Runs `f` with the plugin's main-thread handle (for extensions not wrapped here).
+    pub fn with_handle<R>(&mut self, f: impl FnOnce(&mut PluginMainThreadHandle) -> R) -> R {
+        let mut h = self.instance.plugin_handle();
+        f(&mut h)
+    }
+
+    /// Calls the plugin's `on_main_thread` if it asked for it; true if it did.
+    pub fn poll_main_thread(&mut self) -> bool {
+        let asked = self.instance.access_shared_handler(|h| h.callback_requested.swap(false, Ordering::AcqRel));
+        if asked {
+            self.instance.call_on_main_thread_callback();
+        }
+        asked
+    }
+
+    /// Number of `latency.changed` notifications from the plugin.
+    pub fn latency_changed_count(&mut self) -> u32 {
+        self.instance.access_handler(|h| h.latency_changed.get())
     }
 
     /// The latency the plugin reports, in samples.
@@ -434,20 +497,20 @@ pub mod signal {
             }
             // Syllable envelope (2 Hz).
             let env = 0.6 + 0.4 * (tau * 2.0 * t).sin().abs();
-            *v = 0.25 * s * env;
+            *v = 0.12 * s * env;
         }
         // Drums: noise bursts every 250 ms, 40 ms exponential decay, slightly different per side.
         let mut drums = [vec![0.0f32; len], vec![0.0f32; len]];
         let period = (0.25 * sr) as usize;
         for i in 0..len {
             let k = i % period;
-            let env = (-(k as f32) / (0.012 * sr)).exp();
+            let env = (-(k as f32) / (0.03 * sr)).exp();
             let n = noise.next();
-            drums[0][i] = 0.6 * env * n;
-            drums[1][i] = 0.6 * env * (0.8 * n + 0.2 * noise.next());
+            drums[0][i] = 0.8 * env * n;
+            drums[1][i] = 0.8 * env * (0.8 * n + 0.2 * noise.next());
         }
         // Bass: 55 Hz sine, centre.
-        let bass: Vec<f32> = (0..len).map(|i| 0.35 * (tau * 55.0 * i as f32 / sr).sin()).collect();
+        let bass: Vec<f32> = (0..len).map(|i| 0.15 * (tau * 55.0 * i as f32 / sr).sin()).collect();
         // Other: side-panned sustained chord (C major, 3 voices), left and right in antiphase.
         let mut other = [vec![0.0f32; len], vec![0.0f32; len]];
         for i in 0..len {
