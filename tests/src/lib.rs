@@ -264,6 +264,20 @@ impl Instance {
         }
     }
 
+    /// Takes the (started) audio processor out, e.g. to run it on another thread; give it back
+    /// with [`Self::put_processor`] before deactivating.
+    pub fn take_processor(&mut self) -> PluginAudioProcessor<TestHost> {
+        let mut p = self.processor.take().expect("not active");
+        p.ensure_processing_started().expect("start_processing failed");
+        p
+    }
+
+    /// Returns a processor taken with [`Self::take_processor`].
+    pub fn put_processor(&mut self, p: PluginAudioProcessor<TestHost>) {
+        assert!(self.processor.is_none());
+        self.processor = Some(p);
+    }
+
     /// Whether the plugin is active.
     pub fn is_active(&self) -> bool {
         self.processor.is_some()

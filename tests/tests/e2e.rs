@@ -8,6 +8,10 @@
 //! aborts this whole test process: a run that finishes means no allocation happened.
 
 use demix_e2e::signal::{self, delayed, energy, error_db, projected_energy, synthetic_stems, Noise};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clack_host::events::event_types::ParamValueEvent;
+use clack_host::prelude::*;
 use demix_e2e::{block_plan, Instance};
 
 /// Block sizes the issue asks for, mixed with 0-length calls.
@@ -353,4 +357,72 @@ fn parameters_are_described() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), ps.len());
+}
+
+#[test]
+fn main_thread_calls_while_processing_on_another_thread() {
+    // The audio processor runs on its own thread with parameter automation in its events,
+    // while the main thread saves/loads state, reads parameters and latency, and services
+    // main-thread callbacks: no crash, no deadlock, finite output.
+    let sr = 48000.0;
+    let mut inst = Instance::new();
+    inst.activate(sr, 256);
+    let ids: Vec<ClapId> = inst.params().iter().filter(|p| p.name.contains("Gain") || p.name == "Dry/Wet").map(|p| p.id).collect();
+    let state = inst.save_state();
+    let mut processor = inst.take_processor();
+    let done = AtomicBool::new(false);
+    let input = signal::mix(&synthetic_stems(sr as f32, 256));
+    let (blocks, finite) = std::thread::scope(|s| {
+        let audio = s.spawn(|| {
+            let mut in_bufs = input.clone();
+            let mut out_bufs = vec![vec![0.0f32; 256]; 2];
+            let mut in_ports = AudioPorts::with_capacity(2, 1);
+            let mut out_ports = AudioPorts::with_capacity(2, 1);
+            let mut events = EventBuffer::new();
+            let mut finite = true;
+            let mut n = 0usize;
+            while !done.load(Ordering::Relaxed) || n < 200 {
+                events.clear();
+                let id = ids[n % ids.len()];
+                let v = 0.5 + 0.5 * ((n as f64) * 0.37).sin();
+                events.push(&ParamValueEvent::new((n % 256) as u32, id, Pckn::match_all(), v));
+                let in_audio = in_ports.with_input_buffers([AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_input_only(in_bufs.iter_mut().map(|b| InputChannel::variable(b))),
+                }]);
+                let mut out_audio = out_ports.with_output_buffers([AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_output_only(out_bufs.iter_mut().map(|b| b.as_mut_slice())),
+                }]);
+                let started = processor.as_started_mut().expect("processor not started");
+                started
+                    .process(&in_audio, &mut out_audio, &events.as_input(), &mut EventBuffer::new().as_output(), None, None)
+                    .expect("process failed");
+                finite &= out_bufs.iter().flatten().all(|v| v.is_finite());
+                n += 1;
+                if n > 200_000 {
+                    break;
+                }
+            }
+            (n, finite)
+        });
+        for k in 0..40 {
+            let _ = inst.latency();
+            let _ = inst.param_values();
+            if k % 10 == 0 {
+                let st = inst.save_state();
+                assert!(!st.is_empty());
+                assert!(inst.load_state(&state), "state load while processing failed");
+            }
+            inst.poll_main_thread();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        done.store(true, Ordering::Relaxed);
+        audio.join().expect("audio thread panicked")
+    });
+    println!("processed {blocks} blocks on the audio thread during main-thread calls");
+    assert!(finite, "non-finite output during concurrent main-thread calls");
+    inst.put_processor(processor);
+    inst.poll_main_thread();
+    inst.deactivate();
 }
