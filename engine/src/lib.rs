@@ -14,6 +14,7 @@ pub mod mixer;
 pub mod model_meta;
 pub mod neural;
 pub mod offline;
+pub mod postfx;
 pub mod ort_env;
 pub mod processor;
 pub mod realtime;

@@ -6,6 +6,61 @@ use crate::separator::N_STEMS;
 /// Ramp time of every gain change, in milliseconds.
 pub const SMOOTHING_MS: f32 = 20.0;
 
+/// Longest and shortest mute/solo/mode transition, in milliseconds.
+pub const TRANSITION_MS_RANGE: (f32, f32) = (5.0, 2000.0);
+
+/// Which stems play: the performance presets, or `Custom` (mute/solo decide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Mute and solo buttons decide.
+    #[default]
+    Custom,
+    /// Every stem (mute/solo ignored).
+    FullMix,
+    /// Vocals only.
+    Acapella,
+    /// Everything but the vocals.
+    Instrumental,
+    /// Everything but the drums.
+    Drumless,
+    /// Everything but the bass.
+    Bassless,
+    /// Drums and bass.
+    Rhythm,
+}
+
+impl Mode {
+    /// All modes in GUI order.
+    pub const ALL: [Mode; 7] =
+        [Mode::FullMix, Mode::Acapella, Mode::Instrumental, Mode::Drumless, Mode::Bassless, Mode::Rhythm, Mode::Custom];
+
+    /// Which stems the mode plays (`None` for `Custom`).
+    pub fn stems(self) -> Option<[bool; N_STEMS]> {
+        match self {
+            Mode::Custom => None,
+            Mode::FullMix => Some([true; N_STEMS]),
+            Mode::Acapella => Some([true, false, false, false]),
+            Mode::Instrumental => Some([false, true, true, true]),
+            Mode::Drumless => Some([true, false, true, true]),
+            Mode::Bassless => Some([true, true, false, true]),
+            Mode::Rhythm => Some([false, true, true, false]),
+        }
+    }
+
+    /// Name shown in the GUI.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Custom => "Custom",
+            Mode::FullMix => "Full mix",
+            Mode::Acapella => "Acapella",
+            Mode::Instrumental => "Instrumental",
+            Mode::Drumless => "Drumless",
+            Mode::Bassless => "Bassless",
+            Mode::Rhythm => "Drums+Bass",
+        }
+    }
+}
+
 /// What the user set, as plain values (read from host parameters once per block).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MixSettings {
@@ -19,6 +74,10 @@ pub struct MixSettings {
     pub wet: f32,
     /// Output the dry signal (still delayed by the latency, so the host's alignment holds).
     pub bypass: bool,
+    /// Preset deciding which stems play (`Custom`: mute/solo decide).
+    pub mode: Mode,
+    /// Crossfade time of mode, mute and solo changes, in milliseconds.
+    pub transition_ms: f32,
 }
 
 impl Default for MixSettings {
@@ -29,20 +88,26 @@ impl Default for MixSettings {
             solo: [false; N_STEMS],
             wet: 1.0,
             bypass: false,
+            mode: Mode::Custom,
+            transition_ms: 50.0,
         }
     }
 }
 
 impl MixSettings {
-    /// Linear gain each stem should reach, after mute and solo.
-    pub fn target_gains(&self) -> [f32; N_STEMS] {
-        let any_solo = self.solo.iter().any(|&s| s);
-        let mut g = [0.0; N_STEMS];
-        for s in 0..N_STEMS {
-            let audible = !self.mute[s] && (!any_solo || self.solo[s]);
-            g[s] = if audible { db_to_gain(self.stem_gain_db[s]) } else { 0.0 };
+    /// Whether each stem plays, from the mode or (in `Custom`) from mute and solo.
+    pub fn audible(&self) -> [bool; N_STEMS] {
+        if let Some(on) = self.mode.stems() {
+            return on;
         }
-        g
+        let any_solo = self.solo.iter().any(|&s| s);
+        std::array::from_fn(|s| !self.mute[s] && (!any_solo || self.solo[s]))
+    }
+
+    /// Linear gain each stem should reach: fader gain times audible (1) or not (0).
+    pub fn target_gains(&self) -> [f32; N_STEMS] {
+        let on = self.audible();
+        std::array::from_fn(|s| if on[s] { db_to_gain(self.stem_gain_db[s]) } else { 0.0 })
     }
 }
 
@@ -86,12 +151,18 @@ impl Smoother {
         *self = Smoother::new(value, self.ramp_samples);
     }
 
+    /// Changes the duration of later ramps (the current one keeps its slope).
+    pub fn set_ramp_samples(&mut self, ramp_samples: u32) {
+        self.ramp_samples = ramp_samples.max(1);
+    }
+
     /// Advances one sample and returns the new value.
     #[inline]
     pub fn next(&mut self) -> f32 {
         if self.remaining > 0 {
             self.remaining -= 1;
-            self.current = if self.remaining == 0 { self.target } else { self.current + self.step };
+            // Computed from the target, not accumulated, so rounding never adds up.
+            self.current = self.target - self.step * self.remaining as f32;
         }
         self.current
     }
@@ -107,9 +178,13 @@ impl Smoother {
     }
 }
 
-/// Applies smoothed stem gains, dry/wet and bypass, one output sample at a time.
+/// Applies smoothed stem gains, dry/wet and bypass, one output sample at a time. A stem's
+/// gain is its fader (ramped over [`SMOOTHING_MS`]) times its on/off switch (ramped over the
+/// user's transition time).
 pub struct Mixer {
+    sample_rate_hz: f32,
     stem: [Smoother; N_STEMS],
+    switch: [Smoother; N_STEMS],
     wet: Smoother,
     bypass: Smoother,
 }
@@ -118,9 +193,12 @@ impl Mixer {
     /// A mixer at `settings`' values for `sample_rate_hz`.
     pub fn new(sample_rate_hz: f32, settings: &MixSettings) -> Self {
         let ramp = (SMOOTHING_MS * 0.001 * sample_rate_hz).round() as u32;
-        let g = settings.target_gains();
+        let on = settings.audible();
+        let transition = transition_samples(settings.transition_ms, sample_rate_hz);
         Mixer {
-            stem: std::array::from_fn(|s| Smoother::new(g[s], ramp)),
+            sample_rate_hz,
+            stem: std::array::from_fn(|s| Smoother::new(db_to_gain(settings.stem_gain_db[s]), ramp)),
+            switch: std::array::from_fn(|s| Smoother::new(if on[s] { 1.0 } else { 0.0 }, transition)),
             wet: Smoother::new(settings.wet.clamp(0.0, 1.0), ramp),
             bypass: Smoother::new(if settings.bypass { 1.0 } else { 0.0 }, ramp),
         }
@@ -128,9 +206,12 @@ impl Mixer {
 
     /// Sets new targets (once per block).
     pub fn set(&mut self, settings: &MixSettings) {
-        let g = settings.target_gains();
+        let on = settings.audible();
+        let transition = transition_samples(settings.transition_ms, self.sample_rate_hz);
         for s in 0..N_STEMS {
-            self.stem[s].set_target(g[s]);
+            self.stem[s].set_target(db_to_gain(settings.stem_gain_db[s]));
+            self.switch[s].set_ramp_samples(transition);
+            self.switch[s].set_target(if on[s] { 1.0 } else { 0.0 });
         }
         self.wet.set_target(settings.wet.clamp(0.0, 1.0));
         self.bypass.set_target(if settings.bypass { 1.0 } else { 0.0 });
@@ -138,7 +219,7 @@ impl Mixer {
 
     /// Jumps to the targets (after a reset).
     pub fn snap(&mut self) {
-        for s in &mut self.stem {
+        for s in self.stem.iter_mut().chain(self.switch.iter_mut()) {
             let t = s.target();
             s.reset(t);
         }
@@ -152,10 +233,15 @@ impl Mixer {
     pub fn next_gains(&mut self) -> ([f32; N_STEMS], f32, f32) {
         let mut g = [0.0; N_STEMS];
         for s in 0..N_STEMS {
-            g[s] = self.stem[s].next();
+            g[s] = self.stem[s].next() * self.switch[s].next();
         }
         (g, self.wet.next(), self.bypass.next())
     }
+}
+
+fn transition_samples(ms: f32, sample_rate_hz: f32) -> u32 {
+    let ms = if ms.is_finite() { ms.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1) } else { 50.0 };
+    (ms * 0.001 * sample_rate_hz).round() as u32
 }
 
 #[cfg(test)]
@@ -178,6 +264,31 @@ mod tests {
             prev = v;
         }
         assert_eq!(prev, 0.25);
+    }
+
+    #[test]
+    fn modes_choose_stems_and_override_mute_solo() {
+        let mut m = MixSettings { mode: Mode::Instrumental, ..MixSettings::default() };
+        m.solo[0] = true;
+        assert_eq!(m.target_gains(), [0.0, 1.0, 1.0, 1.0]);
+        m.mode = Mode::Acapella;
+        assert_eq!(m.target_gains(), [1.0, 0.0, 0.0, 0.0]);
+        m.mode = Mode::Rhythm;
+        assert_eq!(m.audible(), [false, true, true, false]);
+    }
+
+    #[test]
+    fn mode_switch_ramps_over_the_transition_time() {
+        let sr = 48000.0;
+        let mut settings = MixSettings { transition_ms: 100.0, ..MixSettings::default() };
+        let mut mixer = Mixer::new(sr, &settings);
+        settings.mode = Mode::Instrumental;
+        mixer.set(&settings);
+        let steps: Vec<f32> = (0..6000).map(|_| mixer.next_gains().0[0]).collect();
+        // Vocals fade from 1 to 0 over exactly 100 ms (4800 samples), in equal steps.
+        assert!(steps[4798] > 0.0 && steps[4799] == 0.0);
+        let max_step = steps.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
+        assert!(max_step <= 1.0 / 4800.0 + 1e-6);
     }
 
     #[test]
