@@ -59,6 +59,47 @@ enum Cmd {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Score estimated stems against true stems: SDR (MDX), SI-SDR, BSS-Eval v4 SDR/ISR/SIR/SAR.
+    Eval {
+        /// True stems: DIR/<stem>.wav (one track) or DIR/<track>/<stem>.wav.
+        #[arg(long, value_name = "DIR")]
+        reference: PathBuf,
+        /// Estimated stems, same layout and names.
+        #[arg(long, value_name = "DIR")]
+        estimates: PathBuf,
+        /// Write the full results (per track, per window, medians) as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Write per-track and median scores as CSV.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// BSS-Eval window in seconds (museval: 1).
+        #[arg(long, default_value_t = 1.0)]
+        window: f64,
+        /// BSS-Eval hop in seconds (museval: 1).
+        #[arg(long, default_value_t = 1.0)]
+        hop: f64,
+        /// Skip BSS-Eval (MDX SDR and SI-SDR only; much faster).
+        #[arg(long)]
+        no_bss: bool,
+    },
+}
+
+fn run_eval(reference: PathBuf, estimates: PathBuf, json: Option<PathBuf>, csv: Option<PathBuf>, window: f64, hop: f64, no_bss: bool) -> anyhow::Result<usize> {
+    use demix_cli::eval;
+    let opts = eval::EvalOptions { reference, estimates, window_s: window, hop_s: hop, no_bss };
+    let report = eval::evaluate(&opts)?;
+    print!("{}", eval::table(&report));
+    if let Some(p) = json {
+        std::fs::write(&p, eval::json(&report)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+    }
+    if let Some(p) = csv {
+        std::fs::write(&p, eval::csv(&report)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+    }
+    if report.tracks.is_empty() {
+        anyhow::bail!("no track could be evaluated");
+    }
+    Ok(report.failed.len())
 }
 
 fn main() -> ExitCode {
@@ -82,6 +123,7 @@ fn main() -> ExitCode {
                 separate::run(&opts)
             })()
         }
+        Cmd::Eval { reference, estimates, json, csv, window, hop, no_bss } => run_eval(reference, estimates, json, csv, window, hop, no_bss),
     };
     match res {
         Ok(0) => ExitCode::SUCCESS,
