@@ -10,7 +10,7 @@ use demix_engine::separator::{N_STEMS, STEM_NAMES};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::audio::{self, Audio, OutFormat};
-use crate::engines::{self, EngineChoice, ResolvedEngine};
+use crate::engines::{self, EngineChoice, EngineSetup};
 use crate::metrics;
 
 /// What to write for each input.
@@ -80,7 +80,7 @@ pub fn run(opts: &SeparateOptions) -> Result<usize> {
     let n = opts.inputs.len();
     for (k, input) in opts.inputs.iter().enumerate() {
         let song = unique_song_name(input, &mut used_names);
-        match separate_one(opts, engine, input, &song, k, n) {
+        match separate_one(opts, &engine, input, &song, k, n) {
             Ok(()) => {}
             Err(e) => {
                 eprintln!("demix: error: {}: {e:#}", input.display());
@@ -122,7 +122,7 @@ fn progress_bar(opts: &SeparateOptions, input: &Path, k: usize, n: usize) -> Pro
 
 fn separate_one(
     opts: &SeparateOptions,
-    engine: ResolvedEngine,
+    engine: &EngineSetup,
     input: &Path,
     song: &str,
     k: usize,
@@ -133,8 +133,8 @@ fn separate_one(
         eprintln!("demix: warning: {}: {w}", input.display());
     }
     let mix = decoded.audio;
-    let cfg = engines::stft_config(engine, mix.sample_rate);
-    let mut sep = engines::make_separator(engine, opts.model.as_deref(), cfg, mix.n_channels())?;
+    let cfg = engine.stft_config(mix.sample_rate);
+    let mut sep = engine.make_separator(cfg, mix.n_channels())?;
     let pb = progress_bar(opts, input, k, n);
     pb.set_message("separating");
     let t0 = Instant::now();

@@ -272,3 +272,34 @@ fn neural_engine_without_model_is_a_clear_error() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("using the classical engine"));
 }
+
+/// With the committed model and ONNX Runtime available (`cargo xtask fetch-ort`), the neural
+/// engine also gives stems that line up and sum back to the input; skipped otherwise.
+#[test]
+fn neural_round_trip_when_available() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/demix.onnx");
+    if demix_cli::engines::neural_setup(&model).is_err() {
+        eprintln!("skipped: neural engine not available here");
+        return;
+    }
+    let dir = tmpdir("neural-rt");
+    for (rate, ch) in [(44100, 2), (48000, 1)] {
+        let a = signal(rate, ch, 0.5);
+        let p = dir.join(format!("n{rate}.wav"));
+        write_audio(&p, &a, OutFormat::WavF32).unwrap();
+        let out = dir.join("out");
+        let st = demix().args(["separate", "-q", "--engine", "neural", "--model"]).arg(&model).arg("-o").arg(&out).arg(&p).status().unwrap();
+        assert!(st.success());
+        let mut sum = vec![vec![0.0f32; a.len()]; ch];
+        for s in STEMS {
+            let d = decode(&out.join(format!("n{rate}")).join(format!("{s}.wav"))).unwrap().audio;
+            assert_eq!((d.sample_rate, d.n_channels(), d.len()), (rate, ch, a.len()));
+            for (acc, x) in sum.iter_mut().zip(&d.channels) {
+                for (u, v) in acc.iter_mut().zip(x) {
+                    *u += v;
+                }
+            }
+        }
+        assert!(error_db(&a.channels, &sum) < -90.0);
+    }
+}
