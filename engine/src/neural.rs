@@ -12,6 +12,17 @@
 //!   feed zeros above their Nyquist.
 //! - Non-finite input values are replaced by zeros after resetting the state.
 //!
+//! Wiring (plugin / CLI):
+//! ```text
+//! let info = demix_engine::neural::load_model_info(&model)?;           // any thread, no runtime
+//! let stft = info.stft_for_rate(host_rate);                             // STFT for the worker
+//! let lib  = demix_engine::ort_env::locate_ort_library(&dirs)?;         // DEMIX_ORT_LIB or dirs
+//! let factory = demix_engine::neural::neural_factory(model, lib);       // runs on the worker
+//! // offline: NeuralSeparator::load(&model, &lib, channels)? as a `Separator`
+//! ```
+//! with `dirs` = [`crate::ort_env::module_search_dirs`] (+ [`crate::ort_env::repo_cache_dir`]
+//! in development builds).
+//!
 //! `ort`'s own `run` still allocates (~100 small allocations per call inside ONNX Runtime):
 //! fine on the worker, which is why this never runs on the audio thread.
 
