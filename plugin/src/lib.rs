@@ -13,6 +13,7 @@ use demix_engine::realtime::{EngineConfig, RealtimeEngine};
 use demix_engine::status::{EngineKind, EngineStatus};
 use demix_engine::stft::StftConfig;
 use demix_engine::worker::SeparatorFactory;
+use demix_engine::{model_meta, neural, ort_env};
 use nice_plug::prelude::*;
 
 mod editor;
@@ -20,33 +21,49 @@ pub mod params;
 
 use params::{DemixParams, EngineChoice};
 
-/// The sample rate at which [`base_stft`] is defined.
+/// The sample rate at which [`base_stft`] is defined (the classic-only fallback).
 pub const BASE_SAMPLE_RATE_HZ: f64 = 44100.0;
 
-/// The STFT (frame/hop) at [`BASE_SAMPLE_RATE_HZ`]. The only place that decides it: once the
-/// neural model is wired in, its contract dictates this configuration.
+/// File name of the default model inside the plugin bundle's resources.
+pub const MODEL_FILE: &str = "demix.onnx";
+
+/// The STFT (frame/hop) at [`BASE_SAMPLE_RATE_HZ`] used when no model dictates one.
 pub fn base_stft() -> StftConfig {
     StftConfig::DEFAULT_44K
 }
 
-/// Engine configuration for a host setup: the base STFT scaled so every bin keeps its
-/// frequency in Hz at `sample_rate_hz`.
-pub fn engine_config(sample_rate_hz: f32, channels: usize, max_block: usize) -> EngineConfig {
+/// Engine configuration for a host setup. `stft` is the model's STFT for this rate when a
+/// model is present (its contract dictates frame and hop); otherwise the base STFT is scaled so
+/// every bin keeps its frequency in Hz at `sample_rate_hz`. The same STFT serves both engines,
+/// so switching engine never changes the latency.
+pub fn engine_config(sample_rate_hz: f32, channels: usize, max_block: usize, stft: Option<StftConfig>) -> EngineConfig {
     EngineConfig {
         sample_rate_hz,
         channels: channels.clamp(1, 2),
         max_block: max_block.max(1),
-        stft: StftConfig::scaled(base_stft(), BASE_SAMPLE_RATE_HZ, sample_rate_hz as f64),
+        stft: stft.unwrap_or_else(|| StftConfig::scaled(base_stft(), BASE_SAMPLE_RATE_HZ, sample_rate_hz as f64)),
     }
 }
 
-/// Builds the neural separator factory, or says why there is none.
-///
-/// Wiring the ONNX model in is this one function: return
-/// `Ok(Box::new(move |stft, channels| demix_engine::neural::...))`; the factory runs on the
-/// worker thread and any `Err` it returns is shown in the editor while Classic runs.
-fn neural_factory(_cfg: &EngineConfig) -> Result<SeparatorFactory, String> {
-    Err("no neural model is wired into this build yet".to_string())
+/// Finds the neural engine's files: the model ([`MODEL_FILE`]) and ONNX Runtime, only in the
+/// plugin's own bundle (the binary's directory, `demix-resources/` beside it, `../Resources`,
+/// `../lib`; never the current directory). Returns the model's STFT for `sample_rate_hz` (if
+/// the model could be read) and the factory, or why there is none (shown in the editor while
+/// Classic runs). The factory itself loads the model on the worker thread.
+fn neural_setup(sample_rate_hz: f64) -> (Option<StftConfig>, Result<SeparatorFactory, String>) {
+    let dirs = ort_env::module_search_dirs();
+    let Some(model) = ort_env::find_file_in(&dirs, MODEL_FILE) else {
+        return (None, Err(format!("no model ({MODEL_FILE}) in the plugin bundle")));
+    };
+    let info = match model_meta::load_model_info(&model) {
+        Ok(info) => info,
+        Err(e) => return (None, Err(format!("model {}: {e}", model.display()))),
+    };
+    let stft = info.stft_for_rate(sample_rate_hz);
+    match ort_env::locate_ort_library(&dirs) {
+        Ok(lib) => (Some(stft), Ok(neural::neural_factory(model, lib))),
+        Err(e) => (Some(stft), Err(e.to_string())),
+    }
 }
 
 /// State shared between the plugin, its editor and (via `status`) the engine.
@@ -111,11 +128,15 @@ impl Demix {
             nice_error!("demix: unsupported setup: {sr} Hz, {channels} channels");
             return None;
         }
-        let cfg = engine_config(sr, channels, buffer_config.max_buffer_size as usize);
         let status = self.shared.status.clone();
         let requested = self.params.engine.value();
-        let neural = match neural_factory(&cfg) {
-            Ok(f) => Some(f),
+        let (model_stft, factory) = neural_setup(sr as f64);
+        let cfg = engine_config(sr, channels, buffer_config.max_buffer_size as usize, model_stft);
+        let neural = match factory {
+            Ok(f) => {
+                status.set_message("Loading the neural model…");
+                Some(f)
+            }
             Err(why) => {
                 status.set_message(format!("Neural engine unavailable, using Classic: {why}"));
                 None

@@ -123,10 +123,13 @@ fn render_mix(sr: f64, params: &[(&str, f64)]) -> (usize, Vec<Vec<f32>>, [[Vec<f
 
 #[test]
 fn muting_vocals_and_soloing_drums() {
+    // Pinned to the Classic engine (Engine = 1): this measures the plugin's mute/solo path on
+    // the known quality floor, whatever model the plugin bundle may carry.
     let sr = 44100.0;
-    let (lat, unity, stems) = render_mix(sr, &[]);
-    let (_, muted, _) = render_mix(sr, &[("Vocals Mute", 1.0)]);
-    let (_, solo, _) = render_mix(sr, &[("Drums Solo", 1.0)]);
+    let classic = ("Engine", 1.0);
+    let (lat, unity, stems) = render_mix(sr, &[classic]);
+    let (_, muted, _) = render_mix(sr, &[classic, ("Vocals Mute", 1.0)]);
+    let (_, solo, _) = render_mix(sr, &[classic, ("Drums Solo", 1.0)]);
     let len = unity[0].len();
     let range = lat + (0.5 * sr) as usize..len;
     let d: Vec<Vec<Vec<f32>>> = stems.iter().map(|s| delayed(&s.to_vec(), lat)).collect();
