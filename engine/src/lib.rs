@@ -19,6 +19,7 @@ pub mod ort_env;
 pub mod processor;
 pub mod realtime;
 pub mod separator;
+pub mod shaping;
 pub mod status;
 pub mod stft;
 pub mod worker;

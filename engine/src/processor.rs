@@ -4,7 +4,9 @@
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
 
+use crate::postfx::{DeEsser, Gate};
 use crate::separator::{project_sum_to_one, Frame, Masks, Separator, N_STEMS};
+use crate::shaping::{self, ShapingSettings, BASS, VOCALS};
 use crate::stft::{Analyzer, StftConfig, Synthesizer};
 
 /// What happened while processing one hop.
@@ -31,7 +33,12 @@ pub struct HopProcessor {
     spectrum: Vec<Complex32>,
     masks: Vec<Complex32>,
     stem_spec: Vec<Complex32>,
+    stem_spec_r: Vec<Complex32>,
     stem_out: Vec<f32>,
+    vocal_hop: Vec<f32>,
+    shaping: ShapingSettings,
+    deesser: DeEsser,
+    gate: Gate,
 }
 
 impl HopProcessor {
@@ -49,8 +56,20 @@ impl HopProcessor {
             spectrum: vec![Complex32::new(0.0, 0.0); channels * bins],
             masks: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
             stem_spec: vec![Complex32::new(0.0, 0.0); bins],
+            stem_spec_r: vec![Complex32::new(0.0, 0.0); bins],
             stem_out: vec![0.0; cfg.hop],
+            vocal_hop: vec![0.0; cfg.hop * channels],
+            shaping: ShapingSettings::default(),
+            deesser: DeEsser::new(sample_rate_hz),
+            gate: Gate::new(sample_rate_hz),
         }
+    }
+
+    /// Applies sound-shaping options from the next hop on.
+    pub fn set_shaping(&mut self, s: &ShapingSettings) {
+        self.shaping = *s;
+        self.deesser.set(s.deesser);
+        self.gate.set(s.gate);
     }
 
     /// The STFT configuration in use.
@@ -104,18 +123,59 @@ impl HopProcessor {
             report.separator_fault = true;
             separator.reset();
         }
+        let sh = self.shaping;
+        if sh.bleed_artifacts != 0.0 || (sh.vocal_coherent_stereo && ch == 2) {
+            if sh.bleed_artifacts != 0.0 {
+                let p = shaping::sharpness_exponent(sh.bleed_artifacts);
+                shaping::sharpen(&mut self.masks, ch, bins, p);
+            }
+            if sh.vocal_coherent_stereo && ch == 2 {
+                shaping::coherent_stereo(&mut self.masks, bins, VOCALS);
+            }
+            project_sum_to_one(&mut Masks { data: &mut self.masks, channels: ch, bins });
+        }
         let per_stem = ch * bins;
+        let stride = N_STEMS * ch;
+        let hz_per_bin = self.sample_rate_hz / self.cfg.n_fft as f32;
         for s in 0..N_STEMS {
+            let mono_bass = s == BASS && ch == 2 && sh.bass_mono_below_hz > 0.0;
             for c in 0..ch {
+                let spec = if c == 1 && mono_bass { &mut self.stem_spec_r } else { &mut self.stem_spec };
                 let m = &self.masks[s * per_stem + c * bins..][..bins];
                 let x = &self.spectrum[c * bins..(c + 1) * bins];
-                for ((d, m), x) in self.stem_spec.iter_mut().zip(m).zip(x) {
+                for ((d, m), x) in spec.iter_mut().zip(m).zip(x) {
                     *d = m * x;
                 }
-                self.synths[s * ch + c].push_frame(&self.stem_spec, &mut self.stem_out);
-                let stride = N_STEMS * ch;
-                for t in 0..h {
-                    output[t * stride + s * ch + c] = self.stem_out[t];
+                if mono_bass && c == 0 {
+                    continue; // synthesised together with the right channel below
+                }
+                if mono_bass {
+                    shaping::mono_below(&mut self.stem_spec, &mut self.stem_spec_r, sh.bass_mono_below_hz, hz_per_bin);
+                    for (cc, spec) in [(0, &self.stem_spec), (1, &self.stem_spec_r)] {
+                        self.synths[s * ch + cc].push_frame(spec, &mut self.stem_out);
+                        for t in 0..h {
+                            output[t * stride + s * ch + cc] = self.stem_out[t];
+                        }
+                    }
+                } else {
+                    self.synths[s * ch + c].push_frame(&self.stem_spec, &mut self.stem_out);
+                    for t in 0..h {
+                        output[t * stride + s * ch + c] = self.stem_out[t];
+                    }
+                }
+            }
+        }
+        if sh.deesser.enabled || sh.gate.enabled {
+            for t in 0..h {
+                for c in 0..ch {
+                    self.vocal_hop[t * ch + c] = output[t * stride + VOCALS * ch + c];
+                }
+            }
+            self.deesser.process(&mut self.vocal_hop, ch);
+            self.gate.process(&mut self.vocal_hop, ch);
+            for t in 0..h {
+                for c in 0..ch {
+                    output[t * stride + VOCALS * ch + c] = self.vocal_hop[t * ch + c];
                 }
             }
         }
@@ -126,5 +186,7 @@ impl HopProcessor {
     pub fn reset(&mut self) {
         self.analyzers.iter_mut().for_each(Analyzer::reset);
         self.synths.iter_mut().for_each(Synthesizer::reset);
+        self.deesser.reset();
+        self.gate.reset();
     }
 }

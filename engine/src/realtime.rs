@@ -154,6 +154,13 @@ impl RealtimeEngine {
         }
     }
 
+    /// Publishes sound-shaping options to the worker (real-time safe: relaxed atomics).
+    pub fn set_shaping(&self, settings: &crate::shaping::ShapingSettings) {
+        if let Some(w) = &self.worker {
+            w.shared().shaping.store(settings);
+        }
+    }
+
     /// Restarts the separation stream (transport jump, host reset): the worker drops queued
     /// input and clears its state; the output is the delayed dry signal until new frames arrive.
     /// Real-time safe.

@@ -16,6 +16,7 @@ use crate::classic::ClassicSeparator;
 use crate::denormals::flush_denormals_on_this_thread;
 use crate::processor::HopProcessor;
 use crate::separator::{Separator, N_STEMS};
+use crate::shaping::{ShapingSettings, SharedShaping};
 use crate::status::{EngineKind, EngineStatus};
 use crate::stft::StftConfig;
 
@@ -36,6 +37,8 @@ pub struct WorkerShared {
     pub(crate) flush_ack: AtomicU32,
     /// The [`EngineKind`] the user asked for.
     pub(crate) requested_engine: AtomicU8,
+    /// Sound-shaping options, written by the audio thread.
+    pub(crate) shaping: SharedShaping,
     progress: Mutex<u64>,
     progress_cv: Condvar,
 }
@@ -47,6 +50,7 @@ impl WorkerShared {
             flush_request: AtomicU32::new(0),
             flush_ack: AtomicU32::new(0),
             requested_engine: AtomicU8::new(requested as u8),
+            shaping: SharedShaping::new(&ShapingSettings::default()),
             progress: Mutex::new(0),
             progress_cv: Condvar::new(),
         }
@@ -201,6 +205,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
             EngineKind::Neural if neural.is_some() => EngineKind::Neural,
             _ => EngineKind::Classic,
         };
+        proc.set_shaping(&shared.shaping.load());
         if engine != last_engine {
             status.active_engine.store(engine as u8, Ordering::Relaxed);
             last_engine = engine;
