@@ -190,7 +190,8 @@ impl DemixParams {
             m.mute[s] = p.mute.value();
             m.solo[s] = p.solo.value();
         }
-        m.wet = self.mix.value().clamp(0.0, 1.0);
+        let wet = self.mix.value();
+        m.wet = if wet.is_finite() { wet.clamp(0.0, 1.0) } else { 1.0 };
         m.bypass = self.bypass.value();
         m
     }

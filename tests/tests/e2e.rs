@@ -309,6 +309,14 @@ fn reset_and_parameter_flood_mid_stream() {
             let n = &names[(noise.next().abs() * names.len() as f32) as usize % names.len()];
             let v = noise.next().abs().min(1.0) as f64;
             let v = if n.contains("Gain") || n == "Dry/Wet" { v } else { v.round() };
+            // Every so often a hostile value: out of range or not a number.
+            let v = match (k + names.len()) % 97 {
+                0 => f64::NAN,
+                1 => -3.0,
+                2 => 7.5,
+                3 => f64::INFINITY,
+                _ => v,
+            };
             inst.set_param(n, v);
         }
         if k % 50 == 49 {
@@ -428,4 +436,32 @@ fn main_thread_calls_while_processing_on_another_thread() {
     inst.put_processor(processor);
     inst.poll_main_thread();
     inst.deactivate();
+}
+
+#[test]
+fn descriptor_and_parameter_flush() {
+    let factory = demix_e2e::entry().get_plugin_factory().expect("factory");
+    let descs: Vec<_> = factory.plugin_descriptors().collect();
+    assert_eq!(descs.len(), 1, "one plugin in the factory");
+    let d = &descs[0];
+    let text = |c: Option<&std::ffi::CStr>| c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    assert_eq!(text(d.id()), demix_e2e::PLUGIN_ID);
+    assert_eq!(text(d.name()), "demix");
+    assert!(!text(d.vendor()).is_empty() && !text(d.version()).is_empty());
+    let features: Vec<String> = d.features().map(|f| f.to_string_lossy().into_owned()).collect();
+    println!("descriptor: {} {} by {}, features {features:?}", text(d.name()), text(d.version()), text(d.vendor()));
+    assert!(features.iter().any(|f| f == "audio-effect"));
+
+    // Parameter flush without processing, inactive and active.
+    let mut inst = Instance::new();
+    let id = inst.param_id("Drums Gain");
+    inst.set_param("Drums Gain", gain(-12.0));
+    inst.flush_params();
+    assert!((inst.param_value(id) - gain(-12.0)).abs() < 1e-6);
+    inst.activate(48000.0, 256);
+    inst.set_param("Drums Gain", gain(6.0));
+    inst.flush_params();
+    assert!((inst.param_value(id) - gain(6.0)).abs() < 1e-6);
+    let out = inst.process(&stereo_noise(4800, 5, 0.5), &[256]);
+    assert!(out.iter().flatten().all(|v| v.is_finite()));
 }
