@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
 
+use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
@@ -212,9 +213,31 @@ impl Instance {
         self.activate_channels(sample_rate, max_block, 2);
     }
 
-    /// Activates with `channels` channels in and out. Only the default stereo layout is
-    /// negotiated through CLAP here (the audio-ports-config extension is not used), so
-    /// `channels` must be 2; mono is covered by the plugin's layouts in real hosts.
+    /// Selects the audio-ports configuration whose main input and output have `channels`
+    /// channels (CLAP audio-ports-config; while inactive). False if there is none.
+    pub fn select_layout(&mut self, channels: u32) -> bool {
+        let mut h = self.instance.plugin_handle();
+        let Some(ext) = h.get_extension::<PluginAudioPortsConfig>() else { return false };
+        let n = ext.count(&mut h);
+        let mut found = None;
+        for i in 0..n {
+            let mut buf = AudioPortsConfigBuffer::new();
+            if let Some(c) = ext.get(&mut h, i, &mut buf) {
+                let inp = c.main_input.as_ref().map(|p| p.channel_count);
+                let out = c.main_output.as_ref().map(|p| p.channel_count);
+                if inp == Some(channels) && out == Some(channels) {
+                    found = Some(c.id);
+                }
+            }
+        }
+        match found {
+            Some(id) => ext.select(&mut h, id).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Activates with `channels` channels in and out (select the matching layout first with
+    /// [`Self::select_layout`]; stereo is the default).
     pub fn activate_channels(&mut self, sample_rate: f64, max_block: usize, channels: usize) {
         assert!(self.processor.is_none(), "already active");
         let cfg = PluginAudioConfiguration {

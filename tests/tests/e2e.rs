@@ -501,3 +501,20 @@ fn realtime_paced_dry_fallback_report() {
     );
     assert!(db <= -100.0);
 }
+
+#[test]
+fn mono_layout_nulls() {
+    let sr = 48000.0;
+    let mut inst = Instance::new();
+    assert!(inst.select_layout(1), "no mono in/out audio-ports configuration");
+    assert!(inst.set_render_mode(true));
+    inst.activate_channels(sr, 512, 1);
+    let latency = inst.latency() as usize;
+    let len = 48000;
+    let input = vec![signal::mix(&synthetic_stems(sr as f32, len))[0].clone()];
+    let out = inst.process(&input, &[1, 64, 333, 512, 0]);
+    let reference = delayed(&input, latency);
+    let db = error_db(&out, &reference, 0..len);
+    println!("mono null 48 kHz: latency {latency}, error {db:.1} dB");
+    assert!(db <= -100.0 && db > -250.0, "mono null {db:.1} dB");
+}
