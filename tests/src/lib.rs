@@ -56,9 +56,40 @@ pub fn entry() -> &'static PluginEntry {
             "{} not found: build the plugin first with `cargo build -p demix --features assert_process_allocs`",
             path.display()
         );
+        warn_if_unchecked_or_stale(&path);
         // SAFETY: loading a plugin runs its initialisers; demix is our own, trusted binary.
         unsafe { PluginEntry::load(&path) }.unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
     })
+}
+
+/// Warns (does not fail) when the plugin binary lacks nice-plug's allocation checker or is
+/// older than the plugin/engine sources, since either makes a green run mean less.
+fn warn_if_unchecked_or_stale(path: &std::path::Path) {
+    if std::env::var_os("DEMIX_CLAP").is_none() {
+        if let Ok(bytes) = std::fs::read(path) {
+            let needle = b"nice_assert_no_alloc";
+            if !bytes.windows(needle.len()).any(|w| w == needle) {
+                eprintln!(
+                    "warning: {} was built without `assert_process_allocs`; rebuild with \
+                     `cargo build -p demix --features assert_process_allocs` to check the audio thread",
+                    path.display()
+                );
+            }
+        }
+    }
+    let built = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let newest_source = ["plugin/src", "engine/src"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(root.join(d)).ok())
+        .flatten()
+        .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
+        .max();
+    if let (Some(built), Some(src)) = (built, newest_source) {
+        if src > built {
+            eprintln!("warning: {} is older than the plugin/engine sources; rebuild it", path.display());
+        }
+    }
 }
 
 /// Host callbacks: counts restart requests (nice-plug asks for a restart when e.g. the render
