@@ -277,3 +277,26 @@ impl Vst3Plugin for Demix {
 
 nice_export_clap!(Demix);
 nice_export_vst3!(Demix);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_config_and_latency() {
+        let c = engine_config(44100.0, 2, 512, None);
+        assert_eq!(c.stft, StftConfig::DEFAULT_44K);
+        assert_eq!(c.latency_samples(), 1024 + 512);
+        let c = engine_config(48000.0, 3, 0, None);
+        assert_eq!((c.channels, c.max_block, c.stft.hop), (2, 1, 279));
+        let model = StftConfig { n_fft: 2048, hop: 512 };
+        assert_eq!(engine_config(44100.0, 1, 256, Some(model)).stft, model);
+    }
+
+    #[test]
+    fn editor_error_messages() {
+        assert!(editor::message_is_error("Neural engine unavailable, using Classic: no model"));
+        assert!(!editor::message_is_error("Model loaded: msnet-lite-v1"));
+        assert!(!editor::message_is_error(""));
+    }
+}
