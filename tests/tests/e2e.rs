@@ -518,3 +518,24 @@ fn mono_layout_nulls() {
     println!("mono null 48 kHz: latency {latency}, error {db:.1} dB");
     assert!(db <= -100.0 && db > -250.0, "mono null {db:.1} dB");
 }
+
+#[test]
+fn null_at_all_rates_and_largest_blocks_offline() {
+    for (sr, max_block, pattern) in [
+        (88200.0, 1024, vec![1024, 1, 500]),
+        (96000.0, 2048, vec![2048, 0, 77]),
+        (192000.0, 8192, vec![8192, 8191, 1, 0]),
+        (44100.0, 8192, vec![8192]),
+    ] {
+        let mut inst = Instance::new();
+        assert!(inst.set_render_mode(true));
+        inst.activate(sr, max_block);
+        let latency = inst.latency() as usize;
+        let len = (sr * 0.75) as usize;
+        let input = signal::mix(&synthetic_stems(sr as f32, len));
+        let out = inst.process(&input, &pattern);
+        let db = error_db(&out, &delayed(&input, latency), 0..len);
+        println!("null offline {sr} Hz, max block {max_block}: latency {latency} samples, error {db:.1} dB");
+        assert!(db <= -100.0 && db > -250.0, "null at {sr} Hz: {db:.1} dB");
+    }
+}
