@@ -162,6 +162,14 @@ fn run(mut setup: WorkerSetup, shared: &WorkerShared) {
     shared.notify_progress();
 }
 
+/// The separator to run: the requested one if available, otherwise Classic.
+fn select_engine(shared: &WorkerShared, have_neural: bool) -> EngineKind {
+    match EngineKind::from_u8(shared.requested_engine.load(Ordering::Relaxed)) {
+        EngineKind::Neural if have_neural => EngineKind::Neural,
+        _ => EngineKind::Classic,
+    }
+}
+
 fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let status = setup.status.clone();
     let cfg = setup.stft;
@@ -201,10 +209,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
             shared.flush_ack.store(req, Ordering::Release);
             shared.notify_progress();
         }
-        let engine = match EngineKind::from_u8(shared.requested_engine.load(Ordering::Relaxed)) {
-            EngineKind::Neural if neural.is_some() => EngineKind::Neural,
-            _ => EngineKind::Classic,
-        };
+        let engine = select_engine(shared, neural.is_some());
         proc.set_shaping(&shared.shaping.load());
         if engine != last_engine {
             status.active_engine.store(engine as u8, Ordering::Relaxed);
@@ -215,6 +220,14 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
             if shared.flush_request.load(Ordering::Acquire) != shared.flush_ack.load(Ordering::Relaxed) {
                 break;
             }
+            // Engine choice and shaping apply from the next hop on, also while the worker never
+            // runs out of input (an offline render keeps this loop busy for the whole render).
+            let engine = select_engine(shared, neural.is_some());
+            if engine != last_engine {
+                status.active_engine.store(engine as u8, Ordering::Relaxed);
+                last_engine = engine;
+            }
+            proc.set_shaping(&shared.shaping.load());
             setup.input.pop_slice(&mut hop_in);
             let t0 = Instant::now();
             let sep: &mut dyn Separator = match (engine, neural.as_mut()) {
