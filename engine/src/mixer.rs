@@ -111,12 +111,26 @@ impl MixSettings {
     }
 }
 
-/// dB to linear amplitude; -100 dB and below is silence.
+/// Highest stem gain the mixer applies, in dB: larger values (+Inf included) are clamped so
+/// a hostile or corrupt parameter value cannot make the output infinite.
+pub const MAX_GAIN_DB: f32 = 48.0;
+
+/// dB to linear amplitude; -100 dB and below (and NaN) is silence, above [`MAX_GAIN_DB`] is
+/// clamped.
 pub fn db_to_gain(db: f32) -> f32 {
     if db <= -100.0 || db.is_nan() {
         0.0
     } else {
-        10f32.powf(db / 20.0)
+        10f32.powf(db.min(MAX_GAIN_DB) / 20.0)
+    }
+}
+
+/// Dry/wet share in 0 … 1; NaN counts as fully wet (the default).
+fn wet_share(wet: f32) -> f32 {
+    if wet.is_nan() {
+        1.0
+    } else {
+        wet.clamp(0.0, 1.0)
     }
 }
 
@@ -199,7 +213,7 @@ impl Mixer {
             sample_rate_hz,
             stem: std::array::from_fn(|s| Smoother::new(db_to_gain(settings.stem_gain_db[s]), ramp)),
             switch: std::array::from_fn(|s| Smoother::new(if on[s] { 1.0 } else { 0.0 }, transition)),
-            wet: Smoother::new(settings.wet.clamp(0.0, 1.0), ramp),
+            wet: Smoother::new(wet_share(settings.wet), ramp),
             bypass: Smoother::new(if settings.bypass { 1.0 } else { 0.0 }, ramp),
         }
     }
@@ -213,7 +227,7 @@ impl Mixer {
             self.switch[s].set_ramp_samples(transition);
             self.switch[s].set_target(if on[s] { 1.0 } else { 0.0 });
         }
-        self.wet.set_target(settings.wet.clamp(0.0, 1.0));
+        self.wet.set_target(wet_share(settings.wet));
         self.bypass.set_target(if settings.bypass { 1.0 } else { 0.0 });
     }
 
@@ -289,6 +303,19 @@ mod tests {
         assert!(steps[4798] > 0.0 && steps[4799] == 0.0);
         let max_step = steps.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
         assert!(max_step <= 1.0 / 4800.0 + 1e-6);
+    }
+
+    #[test]
+    fn hostile_values_give_finite_gains() {
+        let mut m = MixSettings { wet: f32::NAN, ..MixSettings::default() };
+        m.stem_gain_db = [f32::INFINITY, f32::MAX, f32::NAN, f32::NEG_INFINITY];
+        let mut mixer = Mixer::new(48000.0, &m);
+        mixer.set(&m);
+        for _ in 0..2000 {
+            let (g, wet, bypass) = mixer.next_gains();
+            assert!(g.iter().chain([&wet, &bypass]).all(|v| v.is_finite()), "{g:?} {wet} {bypass}");
+        }
+        assert_eq!(db_to_gain(f32::INFINITY), db_to_gain(MAX_GAIN_DB));
     }
 
     #[test]
