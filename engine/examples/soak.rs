@@ -1,0 +1,593 @@
+//! Soak test: runs the real-time engine for a long stretch of synthetic music-like audio and
+//! reports underruns, worker time per hop, audio-thread `process()` time and memory growth.
+//!
+//! ```text
+//! cargo run --release -p demix-engine --example soak -- --minutes 60 [--paced] \
+//!     [--engine classic|neural] [--block 128] [--rate 44100] [--channels 2] \
+//!     [--model models/demix.onnx] [--json FILE] [--no-automation] [--progress-minutes 5]
+//! ```
+//! - offline (default): the host's offline render, `process(.., offline = true)` as fast as
+//!   possible (the audio thread waits for the worker, so underruns must stay at zero);
+//! - `--paced`: a simulated real-time audio callback every `block` samples (128 by default)
+//!   that sleeps until each block's deadline; `process(.., offline = false)`. Engine underruns
+//!   (frames the worker did not deliver in time, replaced by the aligned dry signal) and
+//!   callback deadline misses (a `process()` call that ended after its block's deadline) are
+//!   counted separately.
+//!
+//! The separator runs in the worker behind a thin timing wrapper (given to the engine as its
+//! separator factory), which records every hop's separator time in a histogram; the engine's
+//! own `worker_max_hop_us` gives the longest full hop (STFT + separator + shaping + inverse
+//! STFT). Memory is the resident set from `/proc/self/statm`, sampled after a warm-up (the
+//! first minute of audio, or 10 % of a shorter run) and at the end.
+//!
+//! The last line on stdout is a one-line summary starting with `SOAK`; `--json FILE` also
+//! writes the numbers as JSON.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use demix_engine::classic::ClassicSeparator;
+use demix_engine::mixer::{MixSettings, Mode};
+use demix_engine::model_meta::load_model_info;
+use demix_engine::neural::NeuralSeparator;
+use demix_engine::ort_env::{locate_ort_library, repo_cache_dir};
+use demix_engine::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::separator::{Frame, Masks, Separator, SeparatorError};
+use demix_engine::status::{EngineKind, EngineStatus};
+use demix_engine::stft::StftConfig;
+use demix_engine::worker::SeparatorFactory;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Opts {
+    minutes: f64,
+    paced: bool,
+    neural: bool,
+    block: usize,
+    rate: f32,
+    channels: usize,
+    model: PathBuf,
+    json: Option<PathBuf>,
+    automation: bool,
+    progress_minutes: f64,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: soak --minutes N [--paced] [--engine classic|neural] [--block 128] [--rate 44100] \
+         [--channels 2] [--model PATH] [--json FILE] [--no-automation] [--progress-minutes M]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_opts() -> Opts {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut o = Opts {
+        minutes: 60.0,
+        paced: false,
+        neural: false,
+        block: 128,
+        rate: 44100.0,
+        channels: 2,
+        model: repo.join("models/demix.onnx"),
+        json: None,
+        automation: true,
+        progress_minutes: 5.0,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--minutes" => o.minutes = val().parse().unwrap_or_else(|_| usage()),
+            "--paced" => o.paced = true,
+            "--engine" => {
+                o.neural = match val().as_str() {
+                    "neural" => true,
+                    "classic" => false,
+                    _ => usage(),
+                }
+            }
+            "--block" => o.block = val().parse().unwrap_or_else(|_| usage()),
+            "--rate" => o.rate = val().parse().unwrap_or_else(|_| usage()),
+            "--channels" => o.channels = val().parse().unwrap_or_else(|_| usage()),
+            "--model" => o.model = PathBuf::from(val()),
+            "--json" => o.json = Some(PathBuf::from(val())),
+            "--no-automation" => o.automation = false,
+            "--progress-minutes" => o.progress_minutes = val().parse().unwrap_or_else(|_| usage()),
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    if o.block == 0 || !(1..=2).contains(&o.channels) || o.minutes <= 0.0 || o.rate < 8000.0 {
+        usage();
+    }
+    o
+}
+
+// ---------------------------------------------------------------------------------------------
+// Histograms (log scale, 16 buckets per octave: ~4 % resolution)
+
+const BUCKETS: usize = 64 * 16;
+
+fn bucket(ns: u64) -> usize {
+    (((ns.max(1) as f64).log2() * 16.0) as usize).min(BUCKETS - 1)
+}
+
+fn bucket_upper_ns(i: usize) -> f64 {
+    2f64.powf((i + 1) as f64 / 16.0)
+}
+
+/// Lock-free histogram written by the worker (separator times).
+struct AtomicHist {
+    counts: Vec<AtomicU64>,
+    max_ns: AtomicU64,
+}
+
+impl AtomicHist {
+    fn new() -> Self {
+        AtomicHist { counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(), max_ns: AtomicU64::new(0) }
+    }
+    fn record(&self, ns: u64) {
+        self.counts[bucket(ns)].fetch_add(1, Ordering::Relaxed);
+        self.max_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+    fn snapshot(&self) -> Hist {
+        Hist { counts: self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect(), max_ns: self.max_ns.load(Ordering::Relaxed) }
+    }
+}
+
+/// Plain histogram (audio thread; allocated before the run).
+struct Hist {
+    counts: Vec<u64>,
+    max_ns: u64,
+}
+
+impl Hist {
+    fn new() -> Self {
+        Hist { counts: vec![0; BUCKETS], max_ns: 0 }
+    }
+    fn record(&mut self, ns: u64) {
+        self.counts[bucket(ns)] += 1;
+        self.max_ns = self.max_ns.max(ns);
+    }
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+    /// Upper edge of the bucket holding quantile `q`, in µs (capped at the max seen).
+    fn quantile_us(&self, q: f64) -> f64 {
+        let n = self.total();
+        if n == 0 {
+            return 0.0;
+        }
+        let want = ((q * n as f64).ceil() as u64).clamp(1, n);
+        let mut acc = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            acc += c;
+            if acc >= want {
+                return bucket_upper_ns(i).min(self.max_ns as f64) / 1000.0;
+            }
+        }
+        self.max_ns as f64 / 1000.0
+    }
+    fn max_us(&self) -> f64 {
+        self.max_ns as f64 / 1000.0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing wrapper around the real separator (runs on the worker)
+
+struct Timed {
+    inner: Box<dyn Separator>,
+    all: Arc<AtomicHist>,
+    steady: Arc<AtomicHist>,
+    warm: Arc<AtomicBool>,
+}
+
+impl Separator for Timed {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn process(&mut self, frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
+        let t = Instant::now();
+        let r = self.inner.process(frame, masks);
+        let ns = t.elapsed().as_nanos() as u64;
+        self.all.record(ns);
+        if self.warm.load(Ordering::Relaxed) {
+            self.steady.record(ns);
+        }
+        r
+    }
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic music
+
+struct Rng(u64);
+
+impl Rng {
+    fn next_u32(&mut self) -> u32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f32 {
+        self.next_u32() as f32 / (1u64 << 32) as f32
+    }
+    fn noise(&mut self) -> f32 {
+        2.0 * self.unit() - 1.0
+    }
+}
+
+/// A song section: tempo, key, which parts play and how loud.
+#[derive(Clone, Copy)]
+struct Section {
+    bpm: f32,
+    root_hz: f32,
+    vocal: f32,
+    drums: f32,
+    bass: f32,
+    pad: f32,
+    master: f32,
+}
+
+/// Music-like test material that changes every 8-30 s: kick/snare/hat patterns, a bass line,
+/// a vocal-like harmonic tone with vibrato and syllables, pads; now and then a silent or a very
+/// quiet section.
+struct Music {
+    sr: f32,
+    rng: Rng,
+    section: Section,
+    left_in_section: u64,
+    t: u64,
+    phases: [f64; 8],
+    snare_env: f32,
+}
+
+impl Music {
+    fn new(sr: f32, seed: u64) -> Self {
+        let mut m = Music {
+            sr,
+            rng: Rng(seed),
+            section: Section { bpm: 120.0, root_hz: 55.0, vocal: 0.2, drums: 0.5, bass: 0.3, pad: 0.1, master: 0.8 },
+            left_in_section: 0,
+            t: 0,
+            phases: [0.0; 8],
+            snare_env: 0.0,
+        };
+        m.new_section();
+        m
+    }
+
+    fn new_section(&mut self) {
+        let r = &mut self.rng;
+        let kind = r.unit();
+        let on = |r: &mut Rng, p: f32, lvl: f32| if r.unit() < p { lvl * (0.3 + 0.7 * r.unit()) } else { 0.0 };
+        self.section = Section {
+            bpm: 70.0 + 110.0 * r.unit(),
+            root_hz: 41.2 * 2f32.powf((r.next_u32() % 12) as f32 / 12.0),
+            vocal: on(r, 0.7, 0.35),
+            drums: on(r, 0.8, 0.6),
+            bass: on(r, 0.8, 0.4),
+            pad: on(r, 0.6, 0.15),
+            master: if kind < 0.06 {
+                0.0 // silence
+            } else if kind < 0.12 {
+                0.003 // very quiet
+            } else {
+                0.4 + 0.6 * r.unit()
+            },
+        };
+        self.left_in_section = ((8.0 + 22.0 * r.unit()) * self.sr) as u64;
+    }
+
+    fn osc(&mut self, i: usize, hz: f32) -> f32 {
+        self.phases[i] = (self.phases[i] + hz as f64 / self.sr as f64).fract();
+        (std::f64::consts::TAU * self.phases[i]).sin() as f32
+    }
+
+    /// Next stereo sample.
+    fn next(&mut self) -> [f32; 2] {
+        if self.left_in_section == 0 {
+            self.new_section();
+        }
+        self.left_in_section -= 1;
+        let s = self.section;
+        let t = self.t as f32 / self.sr;
+        self.t += 1;
+        let beat_len = 60.0 / s.bpm;
+        let beat_pos = (t / beat_len).fract();
+        let beat = (t / beat_len) as u32;
+        let bar_beat = beat % 4;
+        // drums
+        let kick = if bar_beat % 2 == 0 { (-beat_pos * 25.0).exp() * self.osc(0, 45.0 + 80.0 * (-beat_pos * 40.0).exp()) } else { 0.0 };
+        if bar_beat % 2 == 1 && beat_pos * beat_len < 1.0 / self.sr {
+            self.snare_env = 1.0;
+        }
+        self.snare_env *= 1.0 - 30.0 / self.sr;
+        let n = self.rng.noise();
+        let snare = self.snare_env * (0.7 * n + 0.3 * self.osc(1, 190.0));
+        let hat_pos = (t / (beat_len / 4.0)).fract();
+        let hat = (-hat_pos * 60.0).exp() * n * 0.3;
+        let drums = s.drums * (0.9 * kick + 0.5 * snare + hat);
+        // bass: root / fifth per beat
+        let bass_hz = s.root_hz * if bar_beat == 3 { 1.5 } else { 1.0 };
+        let b = self.osc(2, bass_hz);
+        let bass = s.bass * (0.8 * b + 0.2 * b * b * b.signum()) * (1.0 - 0.5 * beat_pos);
+        // vocal: harmonic tone with vibrato, formant-ish weighting, syllables
+        let syll = ((t * s.bpm / 60.0 * 2.0).fract() * std::f32::consts::PI).sin().max(0.0);
+        let note = s.root_hz * 8.0 * [1.0, 1.25, 1.5, 1.335][(beat / 2 % 4) as usize];
+        let vib = 1.0 + 0.01 * (std::f32::consts::TAU * 5.5 * t).sin();
+        let mut v = 0.0;
+        for h in 1..=4 {
+            let w = [0.0, 1.0, 0.6, 0.5, 0.25][h];
+            v += w * self.osc(2 + h, note * vib * h as f32);
+        }
+        let vocal = s.vocal * syll * 0.4 * v;
+        // pad: two detuned tones
+        let pad = s.pad * (self.osc(7, s.root_hz * 6.0) + 0.5 * (std::f32::consts::TAU * s.root_hz * 6.01 * t).sin());
+        let mono = bass + vocal;
+        let l = s.master * (mono + 0.9 * drums + 0.7 * pad);
+        let r = s.master * (mono + 0.8 * drums + 0.5 * pad + 0.05 * n * s.drums);
+        [l, r]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    pages * 4 // 4 KiB pages (x86-64 / AArch64 Linux default)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    let o = parse_opts();
+    let sr = o.rate;
+    let ch = o.channels;
+    let all_hist = Arc::new(AtomicHist::new());
+    let steady_hist = Arc::new(AtomicHist::new());
+    let warm = Arc::new(AtomicBool::new(false));
+
+    // The separator, behind the timing wrapper, as the engine's separator factory.
+    let (stft, engine_label, factory): (StftConfig, String, SeparatorFactory) = if o.neural {
+        let info = load_model_info(&o.model).unwrap_or_else(|e| {
+            eprintln!("soak: {e}");
+            std::process::exit(1)
+        });
+        let lib = locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())]).unwrap_or_else(|e| {
+            eprintln!("soak: {e}");
+            std::process::exit(1)
+        });
+        let model = o.model.clone();
+        let (a, s, w) = (all_hist.clone(), steady_hist.clone(), warm.clone());
+        let f: SeparatorFactory = Box::new(move |_cfg, channels| {
+            let sep = NeuralSeparator::load(&model, &lib, channels).map_err(|e| e.to_string())?;
+            Ok(Box::new(Timed { inner: Box::new(sep), all: a, steady: s, warm: w }) as Box<dyn Separator>)
+        });
+        (info.stft_for_rate(sr as f64), format!("neural ({})", info.describe()), f)
+    } else {
+        let (a, s, w) = (all_hist.clone(), steady_hist.clone(), warm.clone());
+        let f: SeparatorFactory = Box::new(move |cfg: StftConfig, _channels| {
+            Ok(Box::new(Timed { inner: Box::new(ClassicSeparator::new(cfg.bins())), all: a, steady: s, warm: w }) as Box<dyn Separator>)
+        });
+        (StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64), "classic".to_string(), f)
+    };
+
+    let cfg = EngineConfig { sample_rate_hz: sr, channels: ch, max_block: o.block, stft };
+    let status = Arc::new(EngineStatus::default());
+    let mut mix = MixSettings::default();
+    // The wrapped separator sits in the engine's "neural" slot; request it.
+    let mut eng = RealtimeEngine::new(cfg, &mix, EngineKind::Neural, Some(factory), status.clone());
+
+    let total_samples = (o.minutes * 60.0 * sr as f64).round() as u64;
+    let warmup_samples = ((60.0 * sr as f64) as u64).min(total_samples / 10);
+    let progress_every = ((o.progress_minutes * 60.0 * sr as f64) as u64).max(o.block as u64);
+    let mode_name = if o.paced { "paced" } else { "offline" };
+    eprintln!(
+        "soak: {engine_label}, {mode_name}, {:.1} min of audio at {sr} Hz, {ch} ch, block {}, latency {} samples, STFT {}/{}",
+        o.minutes,
+        o.block,
+        eng.latency_samples(),
+        stft.n_fft,
+        stft.hop
+    );
+
+    let mut music = Music::new(sr, 0x5EED);
+    let mut auto_rng = Rng(42);
+    let mut bufs = vec![vec![0.0f32; o.block]; ch];
+    let mut proc_all = Hist::new();
+    let mut proc_steady = Hist::new();
+    let block_time = |k: u64| Duration::from_secs_f64(k as f64 * o.block as f64 / sr as f64);
+    let automation_every = (10.0 * sr) as u64;
+    let reset_every = (300.0 * sr) as u64;
+
+    let start = Instant::now();
+    let mut done = 0u64;
+    let mut k = 0u64;
+    let mut deadline_misses = 0u64;
+    let mut max_late = Duration::ZERO;
+    let mut resets = 0u64;
+    let mut automation_changes = 0u64;
+    let mut rss_warm = 0u64;
+    let mut rss_max = 0u64;
+    let mut underrun_blocks_warm = 0u64;
+    let mut next_progress = progress_every;
+    let mut warmed = false;
+
+    while done < total_samples {
+        let n = (o.block as u64).min(total_samples - done) as usize;
+        // Host-side work (not timed): the next input block and parameter automation.
+        for i in 0..n {
+            let s = music.next();
+            for (c, b) in bufs.iter_mut().enumerate() {
+                b[i] = if ch == 1 { 0.5 * (s[0] + s[1]) } else { s[c] };
+            }
+        }
+        if o.automation && done / automation_every != (done + n as u64) / automation_every {
+            let r = &mut auto_rng;
+            mix.mode = Mode::ALL[(r.next_u32() as usize) % Mode::ALL.len()];
+            for g in &mut mix.stem_gain_db {
+                *g = if r.unit() < 0.7 { 0.0 } else { -24.0 + 30.0 * r.unit() };
+            }
+            mix.wet = if r.unit() < 0.8 { 1.0 } else { r.unit() };
+            mix.transition_ms = 5.0 + 500.0 * r.unit();
+            automation_changes += 1;
+        }
+        let do_reset = o.automation && done > 0 && done / reset_every != (done + n as u64) / reset_every;
+
+        let callback_start = Instant::now();
+        if o.paced {
+            let scheduled = start + block_time(k);
+            max_late = max_late.max(callback_start.saturating_duration_since(scheduled));
+        }
+        {
+            let (a, b) = bufs.split_at_mut(1);
+            let mut chans: [&mut [f32]; 2] = if ch == 2 { [&mut a[0][..n], &mut b[0][..n]] } else { [&mut a[0][..n], &mut []] };
+            if do_reset {
+                eng.reset();
+                resets += 1;
+            }
+            let t = Instant::now();
+            eng.process(&mut chans[..ch], &mix, !o.paced);
+            let ns = t.elapsed().as_nanos() as u64;
+            proc_all.record(ns);
+            if warmed {
+                proc_steady.record(ns);
+            }
+        }
+        done += n as u64;
+        k += 1;
+        if o.paced {
+            let deadline = start + block_time(k);
+            let now = Instant::now();
+            if now > deadline {
+                deadline_misses += 1;
+            } else {
+                std::thread::sleep(deadline - now);
+            }
+        }
+
+        if !warmed && done >= warmup_samples {
+            warmed = true;
+            warm.store(true, Ordering::Relaxed);
+            rss_warm = rss_kib();
+            underrun_blocks_warm = status.underrun_blocks.load(Ordering::Relaxed);
+        }
+        if done >= next_progress || done == total_samples {
+            next_progress += progress_every;
+            let rss = rss_kib();
+            rss_max = rss_max.max(rss);
+            eprintln!(
+                "  {:7.2} min audio, {:8.1} s wall, hops {}, underrun blocks {}, deadline misses {}, worker max hop {} us, process max {:.1} us, RSS {} KiB",
+                done as f64 / sr as f64 / 60.0,
+                start.elapsed().as_secs_f64(),
+                status.hops_processed.load(Ordering::Relaxed),
+                status.underrun_blocks.load(Ordering::Relaxed),
+                deadline_misses,
+                status.worker_max_hop_us.load(Ordering::Relaxed),
+                proc_all.max_us(),
+                rss
+            );
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let rss_end = rss_kib();
+    rss_max = rss_max.max(rss_end);
+    let sep_all = all_hist.snapshot();
+    let sep_steady = steady_hist.snapshot();
+    let audio_s = done as f64 / sr as f64;
+    let underrun_blocks = status.underrun_blocks.load(Ordering::Relaxed);
+    let underrun_samples = status.underrun_samples.load(Ordering::Relaxed);
+    let hops = status.hops_processed.load(Ordering::Relaxed);
+    let worker_max_us = status.worker_max_hop_us.load(Ordering::Relaxed);
+    let hop_budget_us = stft.hop as f64 / sr as f64 * 1e6;
+    let active = status.active_engine();
+    let message = status.message();
+    let growth = rss_end as i64 - rss_warm as i64;
+
+    let summary = format!(
+        "SOAK engine={} mode={mode_name} audio_min={:.2} wall_s={:.1} speed={:.1}x rate={sr} ch={ch} block={} hops={hops} \
+         underrun_blocks={underrun_blocks} underrun_blocks_after_warmup={} underrun_samples={underrun_samples} \
+         deadline_misses={deadline_misses} max_callback_late_us={} worker_max_hop_us={worker_max_us} hop_budget_us={:.0} \
+         sep_p50_us={:.0} sep_p99_us={:.0} sep_max_us={:.0} sep_steady_p99_us={:.0} sep_steady_max_us={:.0} \
+         process_p99_us={:.1} process_max_us={:.1} process_steady_max_us={:.1} \
+         rss_warm_kib={rss_warm} rss_end_kib={rss_end} rss_max_kib={rss_max} rss_growth_kib={growth} \
+         resets={resets} automation_changes={automation_changes} nonfinite_blocks={} separator_faults={} active={active:?}",
+        if o.neural { "neural" } else { "classic" },
+        audio_s / 60.0,
+        wall,
+        audio_s / wall,
+        o.block,
+        underrun_blocks - underrun_blocks_warm,
+        max_late.as_micros(),
+        hop_budget_us,
+        sep_all.quantile_us(0.5),
+        sep_all.quantile_us(0.99),
+        sep_all.max_us(),
+        sep_steady.quantile_us(0.99),
+        sep_steady.max_us(),
+        proc_all.quantile_us(0.99),
+        proc_all.max_us(),
+        proc_steady.max_us(),
+        status.nonfinite_blocks.load(Ordering::Relaxed),
+        status.separator_faults.load(Ordering::Relaxed),
+    );
+    if active != EngineKind::Neural {
+        eprintln!("soak: WARNING: the wrapped separator is not running (active {active:?}): {message}");
+    }
+    println!("{summary}");
+    if let Some(path) = &o.json {
+        let j = serde_json::json!({
+            "engine": if o.neural { "neural" } else { "classic" },
+            "engine_label": engine_label,
+            "mode": mode_name,
+            "audio_minutes": audio_s / 60.0,
+            "wall_seconds": wall,
+            "speed_x_realtime": audio_s / wall,
+            "sample_rate_hz": sr,
+            "channels": ch,
+            "block": o.block,
+            "latency_samples": eng.latency_samples(),
+            "stft": { "n_fft": stft.n_fft, "hop": stft.hop },
+            "hops_processed": hops,
+            "underrun_blocks": underrun_blocks,
+            "underrun_blocks_after_warmup": underrun_blocks - underrun_blocks_warm,
+            "underrun_samples": underrun_samples,
+            "deadline_misses": deadline_misses,
+            "max_callback_late_us": max_late.as_micros() as u64,
+            "worker_max_hop_us": worker_max_us,
+            "hop_budget_us": hop_budget_us,
+            "separator_us": {
+                "p50": sep_all.quantile_us(0.5), "p99": sep_all.quantile_us(0.99), "p999": sep_all.quantile_us(0.999),
+                "max": sep_all.max_us(), "steady_p99": sep_steady.quantile_us(0.99), "steady_max": sep_steady.max_us(),
+            },
+            "process_us": {
+                "p50": proc_all.quantile_us(0.5), "p99": proc_all.quantile_us(0.99), "max": proc_all.max_us(),
+                "steady_p99": proc_steady.quantile_us(0.99), "steady_max": proc_steady.max_us(),
+            },
+            "rss_kib": { "after_warmup": rss_warm, "end": rss_end, "max": rss_max, "growth_after_warmup": growth },
+            "resets": resets,
+            "automation_changes": automation_changes,
+            "nonfinite_blocks": status.nonfinite_blocks.load(Ordering::Relaxed),
+            "separator_faults": status.separator_faults.load(Ordering::Relaxed),
+            "active_engine": format!("{active:?}"),
+            "message": message,
+        });
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&j).unwrap_or_default() + "\n") {
+            eprintln!("soak: cannot write {}: {e}", path.display());
+        }
+    }
+}
