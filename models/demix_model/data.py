@@ -187,11 +187,11 @@ class RandomMixer:
     Keeps the ledger: seconds of audio drawn per track and stem."""
 
     def __init__(self, bank: StemBank, seg_len, seed=0, p_coherent=0.25, gain_db=(-9.0, 3.0),
-                 p_swap=0.5, p_flip=0.5, p_drop=0.05, device=None):
+                 p_swap=0.5, p_flip=0.5, p_drop=0.05, p_eq=0.0, device=None):
         self.bank, self.seg_len = bank, int(seg_len)
         self.rng = np.random.default_rng(seed)
         self.p_coherent, self.gain_db = p_coherent, gain_db
-        self.p_swap, self.p_flip, self.p_drop = p_swap, p_flip, p_drop
+        self.p_swap, self.p_flip, self.p_drop, self.p_eq = p_swap, p_flip, p_drop, p_eq
         self.ledger = np.zeros((len(bank.tracks), len(STEMS)), dtype=np.float64)
         self.device = device
         self._gpu_audio = None
@@ -211,9 +211,7 @@ class RandomMixer:
         gain *= np.where(rng.random((B, S)) < self.p_flip, -1.0, 1.0)
         gain *= rng.random((B, S)) >= self.p_drop
         swap = rng.random((B, S)) < self.p_swap
-        for b in range(B):
-            for s in range(S):
-                self.ledger[tr[b, s], s] += self.seg_len / SAMPLE_RATE
+        np.add.at(self.ledger, (tr, np.broadcast_to(np.arange(S), (B, S))), self.seg_len / SAMPLE_RATE)
         return tr, off, gain.astype(np.float32), swap
 
     def batch(self, B):
@@ -232,8 +230,10 @@ class RandomMixer:
             x = self._gpu_audio[sidx, :, idx]  # [B, S, L, 2]
             x = x.permute(0, 1, 3, 2).float() / 32767.0
             # zero past each track's end
-            valid = (off[..., None] + np.arange(L)) < self.bank.lengths[tr][..., None]
-            x = x * torch.from_numpy(valid).to(dev)[:, :, None, :]
+            off_t = torch.from_numpy(off).to(dev)
+            len_t = torch.from_numpy(self.bank.lengths[tr]).to(dev)
+            valid = (off_t[..., None] + torch.arange(L, device=dev)) < len_t[..., None]
+            x = x * valid[:, :, None, :]
         else:
             x = np.zeros((B, S, 2, L), dtype=np.float32)
             for b in range(B):
@@ -242,6 +242,8 @@ class RandomMixer:
             x = torch.from_numpy(x).to(dev)
         sw = torch.from_numpy(swap).to(x.device)[:, :, None, None]
         x = torch.where(sw, x.flip(2), x)
+        if self.p_eq > 0:
+            x = random_eq(x, self.p_eq, self.rng)
         return x * torch.from_numpy(gain).to(x.device)[:, :, None, None]
 
     def ledger_summary(self):
@@ -253,6 +255,27 @@ class RandomMixer:
                 out[t.name] = {"seconds": round(tot, 1), "licences": t.licences,
                                "per_stem": {s: round(float(self.ledger[i, k]), 1) for k, s in enumerate(STEMS)}}
         return out
+
+
+def random_eq(x, p, rng):
+    """Random per-stem timbre change (applied with probability p per stem): a spectral tilt of
+    +-1.5 dB/octave and two bell bumps of +-9 dB in log frequency. x [B, S, 2, L] (torch)."""
+    import torch
+    B, S, _, L = x.shape
+    dev = x.device
+    X = torch.fft.rfft(x, dim=-1)
+    K = X.shape[-1]
+    f = torch.linspace(0, SAMPLE_RATE / 2, K, device=dev)
+    lf = torch.log2((f + 20.0) / 1000.0)  # octaves re 1 kHz
+    r = lambda lo, hi, *shape: torch.from_numpy(rng.uniform(lo, hi, size=(B, S) + shape).astype(np.float32)).to(dev)
+    gdb = r(-1.5, 1.5, 1) * lf
+    for _ in range(2):
+        c, w, g = r(-4, 4, 1), r(0.3, 1.5, 1), r(-9, 9, 1)
+        gdb = gdb + g * torch.exp(-0.5 * ((lf - c) / w) ** 2)
+    on = torch.from_numpy(rng.random((B, S, 1)) < p).to(dev)
+    gdb = torch.where(on, gdb, torch.zeros_like(gdb))
+    X = X * (10 ** (gdb / 20))[:, :, None, :]
+    return torch.fft.irfft(X, n=L, dim=-1)
 
 
 def merge_ledgers(a, b):
@@ -276,15 +299,28 @@ def ledger_by_licence(ledger):
 
 
 # ----------------------------------------------------------------------------- packing
-def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.6, max_tracks=None,
+def write_audio(path, x, fmt="ogg", quality=0.8):
+    """x [2, N] float -> Ogg Vorbis (compression_level `quality`, ~55 kb/s at 0.8) or 16-bit FLAC.
+    Written in blocks: libsndfile's Vorbis encoder crashes on very large single writes."""
+    import soundfile as sf
+    kw = dict(format="OGG", subtype="VORBIS", compression_level=quality) if fmt == "ogg" else \
+        dict(format="FLAC", subtype="PCM_16")
+    with sf.SoundFile(path, "w", SAMPLE_RATE, x.shape[0], **kw) as f:
+        for i in range(0, x.shape[1], 16384):
+            f.write(np.ascontiguousarray(x[:, i:i + 16384].T))
+
+
+def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.8, max_tracks=None,
          max_seconds=None):
     """Re-encode a songs tree compactly (for carrying to a GPU machine): each stem as Ogg
     Vorbis (or FLAC); the mixture is left out (it is the sum of the stems). Copies manifest.json."""
     import shutil
     import soundfile as sf
     total = 0
+    if isinstance(max_tracks, int):
+        max_tracks = {sp: max_tracks for sp in splits}
     for split in splits:
-        for t in list_tracks(src_root, split)[:max_tracks]:
+        for t in list_tracks(src_root, split)[:(max_tracks or {}).get(split)]:
             d = os.path.join(dst_root, split, os.path.basename(t))
             os.makedirs(d, exist_ok=True)
             for stem in STEMS:
@@ -292,12 +328,30 @@ def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.6, 
                 if max_seconds:
                     x = x[:, :int(max_seconds * SAMPLE_RATE)]
                 p = os.path.join(d, stem + "." + fmt)
-                if fmt == "ogg":
-                    sf.write(p, x.T, SAMPLE_RATE, format="OGG", subtype="VORBIS")
-                else:
-                    sf.write(p, x.T, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+                if os.path.exists(p) and os.path.getmtime(p) > os.path.getmtime(_find(t, stem)):
+                    total += os.path.getsize(p)
+                    continue
+                write_audio(p, x, fmt, quality)
                 total += os.path.getsize(p)
     m = os.path.join(src_root, "manifest.json")
     if os.path.exists(m):
         shutil.copy(m, os.path.join(dst_root, "manifest.json"))
+    for split in splits:  # per-song records (licences) of our generator
+        md = os.path.join(src_root, ".meta", split)
+        if os.path.isdir(md):
+            shutil.copytree(md, os.path.join(dst_root, ".meta", split), dirs_exist_ok=True)
     return total
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description="pack a songs tree compactly (Ogg/FLAC stems) for carrying")
+    ap.add_argument("src")
+    ap.add_argument("dst")
+    ap.add_argument("--fmt", default="ogg", choices=["ogg", "flac"])
+    ap.add_argument("--quality", type=float, default=0.8)
+    ap.add_argument("--max-train", type=int, default=None)
+    ap.add_argument("--max-valid", type=int, default=3)
+    a = ap.parse_args()
+    n = pack(a.src, a.dst, fmt=a.fmt, quality=a.quality, max_tracks={"train": a.max_train, "valid": a.max_valid})
+    print(f"packed {n / 1e6:.1f} MB into {a.dst}")

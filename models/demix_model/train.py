@@ -123,6 +123,7 @@ def main(argv=None):
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (new schedule)")
     ap.add_argument("--valid-every", type=float, default=120.0, help="seconds between validations")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--p-eq", type=float, default=0.5, help="probability of a random EQ per stem")
     ap.add_argument("--dim", type=int, default=ModelConfig.dim)
     ap.add_argument("--layers", type=int, default=ModelConfig.layers)
     a = ap.parse_args(argv)
@@ -159,7 +160,7 @@ def main(argv=None):
         raise SystemExit(f"no training data: {a.songs} missing and no --musdb")
     bank = StemBank(sources, preload=not a.lazy, log=log)
     seg_len = int(a.seg * SAMPLE_RATE)
-    mixer = RandomMixer(bank, seg_len, seed=a.seed + int(time.time()) % 100000, device=dev)
+    mixer = RandomMixer(bank, seg_len, seed=a.seed + int(time.time()) % 100000, device=dev, p_eq=a.p_eq)
     vset = valid_set(vroots)
     log(f"valid: {0 if vset is None else len(vset)} excerpts from {vroots}")
 
@@ -177,7 +178,10 @@ def main(argv=None):
         st = torch.load(last, map_location=dev, weights_only=False)
         net.load_state_dict(st["model"])
         ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
+        if st.get("opt"):
+            opt.load_state_dict(st["opt"])
+        else:
+            log("checkpoint has no optimizer state: Adam moments restart (with LR warm-up)")
         step, elapsed_prev, audio_s = st["step"], st["elapsed"], st["audio_seconds"]
         ledger_prev, best = st.get("ledger", {}), st.get("best", -1e9)
         total_min = a.total_minutes or st.get("total_minutes", total_min)
@@ -209,6 +213,7 @@ def main(argv=None):
     t_valid = t_save = t_print = time.time()
     win_audio, win_t, win_loss = 0.0, time.time(), []
     base_lr, warm = a.lr, 200
+    warm_from = step if (a.resume and not (os.path.exists(last) and torch.load(last, map_location="cpu", weights_only=False).get("opt"))) else 0
     net.train()
     while True:
         now = time.time()
@@ -218,7 +223,7 @@ def main(argv=None):
         prog = min(1.0, (elapsed_prev + run_elapsed) / (total_min * 60))
         if a.steps:
             prog = max(prog, step / a.steps)
-        lr = base_lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
+        lr = base_lr * min(1.0, (step - warm_from + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr
         ref = mixer.batch(a.batch)
