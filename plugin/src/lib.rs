@@ -143,7 +143,9 @@ impl Demix {
             }
         };
         let settings = self.params.mix_settings();
-        self.engine = Some(RealtimeEngine::new(cfg, &settings, requested.kind(), neural, status));
+        let engine = RealtimeEngine::new(cfg, &settings, requested.kind(), neural, status);
+        engine.set_shaping(&self.params.shaping_settings());
+        self.engine = Some(engine);
         self.requested = requested;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
         self.shared.sample_rate_bits.store(sr.to_bits(), Ordering::Relaxed);
@@ -236,13 +238,18 @@ impl Plugin for Demix {
             return ProcessStatus::Normal;
         }
         let settings = self.params.mix_settings();
+        // Shaping options go to the worker through relaxed atomics (no allocation, no lock).
+        let shaping = self.params.shaping_settings();
         let choice = self.params.engine.value();
         if choice != self.requested {
             engine.request_engine(choice.kind());
             self.requested = choice;
         }
         let offline = self.offline;
-        let ok = catch_unwind(AssertUnwindSafe(|| engine.process(buffer.as_slice(), &settings, offline)));
+        let ok = catch_unwind(AssertUnwindSafe(|| {
+            engine.set_shaping(&shaping);
+            engine.process(buffer.as_slice(), &settings, offline)
+        }));
         if ok.is_err() {
             self.shared.audio_fault.store(true, Ordering::Relaxed);
         }

@@ -2,12 +2,23 @@
 //!
 //! Parameter IDs are part of saved projects and automation: never rename them.
 //! Per stem (`vocals`, `drums`, `bass`, `other`): `<stem>_gain`, `<stem>_mute`, `<stem>_solo`.
-//! Global: `bypass` (linked to the host's bypass), `mix` (dry/wet), `engine`.
+//! Global: `bypass` (linked to the host's bypass), `mix` (dry/wet), `engine`, `mode`,
+//! `transition`.
+//! Separation ("Separation" group): `bleed_artifacts`, `vocal_coherent`, `bass_mono`,
+//! `bass_mono_hz`.
+//! Vocal post-chain ("Vocal Post-chain" group): `deess_on`, `deess_freq`, `deess_thresh`,
+//! `deess_ratio`, `gate_on`, `gate_thresh`, `gate_range`, `gate_attack`, `gate_hold`,
+//! `gate_release`.
+//!
+//! States saved before a parameter existed load with that parameter at its default, and every
+//! default leaves the sound as it was (mode Custom = mute/solo decide, shaping neutral).
 
 use std::sync::{Arc, RwLock};
 
-use demix_engine::mixer::MixSettings;
+use demix_engine::mixer::{MixSettings, Mode};
+use demix_engine::postfx::{DeEsserSettings, GateSettings};
 use demix_engine::separator::{N_STEMS, STEM_NAMES};
+use demix_engine::shaping::ShapingSettings;
 use demix_engine::status::EngineKind;
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,6 +27,11 @@ use serde::{Deserialize, Serialize};
 pub const GAIN_FLOOR_DB: f32 = -60.0;
 /// Top of the gain faders in dB.
 pub const GAIN_MAX_DB: f32 = 12.0;
+
+/// Range of the Transition parameter in ms.
+pub const TRANSITION_RANGE_MS: (f32, f32) = (20.0, 500.0);
+/// Default Transition in ms.
+pub const TRANSITION_DEFAULT_MS: f32 = 50.0;
 
 /// Display names of the stems, in engine order.
 pub const STEM_LABELS: [&str; N_STEMS] = ["Vocals", "Drums", "Bass", "Other"];
@@ -43,16 +59,100 @@ impl EngineChoice {
     }
 }
 
+/// Which stems play: the performance presets (host-automatable, MIDI-mappable). The order is
+/// the host's step order and part of saved automation: only append.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeChoice {
+    /// Every stem.
+    #[id = "full"]
+    #[name = "Full mix"]
+    FullMix,
+    /// Vocals only.
+    #[id = "acapella"]
+    #[name = "Acapella"]
+    Acapella,
+    /// Everything but the vocals.
+    #[id = "instrumental"]
+    #[name = "Instrumental"]
+    Instrumental,
+    /// Everything but the drums.
+    #[id = "drumless"]
+    #[name = "Drumless"]
+    Drumless,
+    /// Everything but the bass.
+    #[id = "bassless"]
+    #[name = "Bassless"]
+    Bassless,
+    /// Drums and bass.
+    #[id = "rhythm"]
+    #[name = "Drums+Bass"]
+    Rhythm,
+    /// Mute and solo buttons decide.
+    #[id = "custom"]
+    #[name = "Custom"]
+    Custom,
+}
+
+impl ModeChoice {
+    /// All modes in GUI (and host step) order.
+    pub const ALL: [ModeChoice; 7] = [
+        ModeChoice::FullMix,
+        ModeChoice::Acapella,
+        ModeChoice::Instrumental,
+        ModeChoice::Drumless,
+        ModeChoice::Bassless,
+        ModeChoice::Rhythm,
+        ModeChoice::Custom,
+    ];
+
+    /// The engine's mode.
+    pub fn mode(self) -> Mode {
+        match self {
+            ModeChoice::FullMix => Mode::FullMix,
+            ModeChoice::Acapella => Mode::Acapella,
+            ModeChoice::Instrumental => Mode::Instrumental,
+            ModeChoice::Drumless => Mode::Drumless,
+            ModeChoice::Bassless => Mode::Bassless,
+            ModeChoice::Rhythm => Mode::Rhythm,
+            ModeChoice::Custom => Mode::Custom,
+        }
+    }
+}
+
+/// Default editor size in logical pixels.
+pub const EDITOR_DEFAULT_SIZE: (f32, f32) = (900.0, 640.0);
+/// Smallest editor size in logical pixels.
+pub const EDITOR_MIN_SIZE: (f32, f32) = (760.0, 560.0);
+/// Largest editor size in logical pixels (a sanity bound for corrupt states).
+pub const EDITOR_MAX_SIZE: (f32, f32) = (3840.0, 2400.0);
+
 /// Editor preferences saved with the plugin state (not automatable, not parameters).
+/// Fields added later have serde defaults, so older states still load.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct EditorPrefs {
     /// Whether the engine details panel (load, hops, faults) is expanded.
     pub show_details: bool,
+    /// Editor width in logical pixels, as the user last left it.
+    pub width: f32,
+    /// Editor height in logical pixels, as the user last left it.
+    pub height: f32,
 }
 
 impl Default for EditorPrefs {
     fn default() -> Self {
-        EditorPrefs { show_details: true }
+        EditorPrefs { show_details: true, width: EDITOR_DEFAULT_SIZE.0, height: EDITOR_DEFAULT_SIZE.1 }
+    }
+}
+
+impl EditorPrefs {
+    /// The remembered editor size, clamped to the allowed range (defaults for junk values).
+    pub fn size(&self) -> (f32, f32) {
+        let fix = |v: f32, d: f32, lo: f32, hi: f32| if v.is_finite() && v > 0.0 { v.clamp(lo, hi) } else { d };
+        (
+            fix(self.width, EDITOR_DEFAULT_SIZE.0, EDITOR_MIN_SIZE.0, EDITOR_MAX_SIZE.0),
+            fix(self.height, EDITOR_DEFAULT_SIZE.1, EDITOR_MIN_SIZE.1, EDITOR_MAX_SIZE.1),
+        )
     }
 }
 
@@ -100,6 +200,201 @@ pub fn fader_to_engine_db(db: f32) -> f32 {
         f32::NEG_INFINITY
     } else {
         db
+    }
+}
+
+/// The number at the start of `s` (after trimming), ignoring any unit or words after it.
+fn leading_number(s: &str) -> Option<f32> {
+    let t = s.trim();
+    let end = t
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || ((c == '-' || c == '+') && i == 0)))
+        .map_or(t.len(), |(i, _)| i);
+    let v: f32 = t[..end].parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// "Bleed/Artifacts" display: "-40 % (bleed)", "0 % (neutral)", "+25 % (artifacts)".
+pub fn format_bleed_artifacts(v: f32) -> String {
+    let r = v.round();
+    if r == 0.0 {
+        "0 % (neutral)".to_string()
+    } else if r < 0.0 {
+        format!("{r:.0} % (bleed)")
+    } else {
+        format!("+{r:.0} % (artifacts)")
+    }
+}
+
+/// Formats a time in ms: one decimal below 10 ms, none above.
+pub fn format_ms(v: f32) -> String {
+    if v < 9.95 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.0} ms")
+    }
+}
+
+/// Formats a level or attenuation in dB with one decimal.
+pub fn format_db(v: f32) -> String {
+    format!("{v:.1} dB")
+}
+
+/// "On" / "Bypassed" for the post-chain stage switches.
+fn format_on_bypassed(on: bool) -> String {
+    if on { "On" } else { "Bypassed" }.to_string()
+}
+
+fn parse_on_bypassed(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "enabled" => Some(true),
+        "off" | "bypassed" | "bypass" | "0" | "false" | "disabled" => Some(false),
+        _ => None,
+    }
+}
+
+fn on_off(on: bool) -> String {
+    if on { "On" } else { "Off" }.to_string()
+}
+
+fn parse_on_off(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" => Some(true),
+        "off" | "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// A float parameter in some unit whose display already includes that unit.
+fn unit_param(name: &str, default: f32, range: FloatRange, step: f32, fmt: fn(f32) -> String) -> FloatParam {
+    FloatParam::new(name, default, range)
+        .with_step_size(step)
+        .with_value_to_string(Arc::new(fmt))
+        .with_string_to_value(Arc::new(leading_number))
+}
+
+/// An on/off switch shown as "On"/"Off".
+fn switch(name: &str) -> BoolParam {
+    BoolParam::new(name, false)
+        .with_value_to_string(Arc::new(on_off))
+        .with_string_to_value(Arc::new(parse_on_off))
+}
+
+/// A post-chain stage switch shown as "On"/"Bypassed" (default bypassed).
+fn stage_switch(name: &str) -> BoolParam {
+    BoolParam::new(name, false)
+        .with_value_to_string(Arc::new(format_on_bypassed))
+        .with_string_to_value(Arc::new(parse_on_bypassed))
+}
+
+/// Artifact controls: mask sharpness, coherent vocals, low-end mono for the bass stem.
+#[derive(Params)]
+pub struct SeparationParams {
+    /// Mask sharpness in % (-100 soft/bleed … 0 neutral … +100 hard/artifacts).
+    #[id = "bleed_artifacts"]
+    pub bleed_artifacts: FloatParam,
+    /// One mask for both channels of the vocal stem (less stereo swirl).
+    #[id = "vocal_coherent"]
+    pub vocal_coherent: BoolParam,
+    /// Collapse the bass stem to mono below [`Self::bass_mono_hz`].
+    #[id = "bass_mono"]
+    pub bass_mono: BoolParam,
+    /// Low-end mono crossover in Hz.
+    #[id = "bass_mono_hz"]
+    pub bass_mono_hz: FloatParam,
+}
+
+impl Default for SeparationParams {
+    fn default() -> Self {
+        SeparationParams {
+            bleed_artifacts: FloatParam::new("Bleed/Artifacts", 0.0, FloatRange::Linear { min: -100.0, max: 100.0 })
+                .with_step_size(1.0)
+                .with_value_to_string(Arc::new(format_bleed_artifacts))
+                .with_string_to_value(Arc::new(leading_number)),
+            vocal_coherent: switch("Coherent Vocals"),
+            bass_mono: switch("Bass Low-end Mono"),
+            bass_mono_hz: FloatParam::new(
+                "Bass Mono Below",
+                120.0,
+                FloatRange::Skewed { min: 40.0, max: 300.0, factor: FloatRange::skew_factor(-1.0) },
+            )
+            .with_step_size(1.0)
+            .with_value_to_string(formatters::v2s_f32_hz_then_khz(0))
+            .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
+        }
+    }
+}
+
+/// The vocal stem's post-chain: de-esser and gate / downward expander.
+#[derive(Params)]
+pub struct PostChainParams {
+    /// De-esser on (false = bypassed).
+    #[id = "deess_on"]
+    pub deess_on: BoolParam,
+    /// De-esser split frequency in Hz.
+    #[id = "deess_freq"]
+    pub deess_freq: FloatParam,
+    /// De-esser threshold in dBFS.
+    #[id = "deess_thresh"]
+    pub deess_thresh: FloatParam,
+    /// De-esser ratio (x:1).
+    #[id = "deess_ratio"]
+    pub deess_ratio: FloatParam,
+    /// Gate on (false = bypassed).
+    #[id = "gate_on"]
+    pub gate_on: BoolParam,
+    /// Gate threshold in dBFS.
+    #[id = "gate_thresh"]
+    pub gate_thresh: FloatParam,
+    /// Gate range (attenuation below the threshold) in dB.
+    #[id = "gate_range"]
+    pub gate_range: FloatParam,
+    /// Gate attack in ms.
+    #[id = "gate_attack"]
+    pub gate_attack: FloatParam,
+    /// Gate hold in ms.
+    #[id = "gate_hold"]
+    pub gate_hold: FloatParam,
+    /// Gate release in ms.
+    #[id = "gate_release"]
+    pub gate_release: FloatParam,
+}
+
+impl Default for PostChainParams {
+    fn default() -> Self {
+        let de = DeEsserSettings::default();
+        let g = GateSettings::default();
+        let skew = |min: f32, max: f32, f: f32| FloatRange::Skewed { min, max, factor: FloatRange::skew_factor(f) };
+        PostChainParams {
+            deess_on: stage_switch("De-esser"),
+            deess_freq: FloatParam::new("De-esser Frequency", de.frequency_hz, skew(4000.0, 10000.0, -0.5))
+                .with_step_size(10.0)
+                .with_value_to_string(formatters::v2s_f32_hz_then_khz(1))
+                .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
+            deess_thresh: unit_param(
+                "De-esser Threshold",
+                de.threshold_db,
+                FloatRange::Linear { min: -60.0, max: 0.0 },
+                0.1,
+                format_db,
+            ),
+            deess_ratio: FloatParam::new("De-esser Ratio", de.ratio, skew(1.0, 10.0, -1.0))
+                .with_step_size(0.1)
+                .with_value_to_string(formatters::v2s_compression_ratio(1))
+                .with_string_to_value(formatters::s2v_compression_ratio()),
+            gate_on: stage_switch("Gate"),
+            gate_thresh: unit_param(
+                "Gate Threshold",
+                g.threshold_db,
+                FloatRange::Linear { min: -80.0, max: 0.0 },
+                0.1,
+                format_db,
+            ),
+            gate_range: unit_param("Gate Range", g.range_db, FloatRange::Linear { min: 0.0, max: 80.0 }, 0.1, format_db),
+            gate_attack: unit_param("Gate Attack", g.attack_ms, skew(0.1, 50.0, -1.5), 0.1, format_ms),
+            gate_hold: unit_param("Gate Hold", g.hold_ms, skew(0.0, 500.0, -1.0), 1.0, format_ms),
+            gate_release: unit_param("Gate Release", g.release_ms, skew(5.0, 1000.0, -1.5), 1.0, format_ms),
+        }
     }
 }
 
@@ -151,6 +446,19 @@ pub struct DemixParams {
     /// Separator selection.
     #[id = "engine"]
     pub engine: EnumParam<EngineChoice>,
+    /// Performance mode (which stems play; Custom = mute/solo decide).
+    #[id = "mode"]
+    pub mode: EnumParam<ModeChoice>,
+    /// Crossfade time of mode, mute and solo changes, in ms.
+    #[id = "transition"]
+    pub transition_ms: FloatParam,
+
+    /// Artifact controls.
+    #[nested(group = "Separation")]
+    pub separation: SeparationParams,
+    /// Vocal post-chain.
+    #[nested(group = "Vocal Post-chain")]
+    pub post: PostChainParams,
 }
 
 impl Default for DemixParams {
@@ -171,6 +479,20 @@ impl Default for DemixParams {
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             engine: EnumParam::new("Engine", EngineChoice::Neural),
+            mode: EnumParam::new("Mode", ModeChoice::Custom),
+            transition_ms: unit_param(
+                "Transition",
+                TRANSITION_DEFAULT_MS,
+                FloatRange::Skewed {
+                    min: TRANSITION_RANGE_MS.0,
+                    max: TRANSITION_RANGE_MS.1,
+                    factor: FloatRange::skew_factor(-1.0),
+                },
+                1.0,
+                format_ms,
+            ),
+            separation: SeparationParams::default(),
+            post: PostChainParams::default(),
         }
     }
 }
@@ -193,7 +515,47 @@ impl DemixParams {
         let wet = self.mix.value();
         m.wet = if wet.is_finite() { wet.clamp(0.0, 1.0) } else { 1.0 };
         m.bypass = self.bypass.value();
+        m.mode = self.mode.value().mode();
+        let t = self.transition_ms.value();
+        m.transition_ms =
+            if t.is_finite() { t.clamp(TRANSITION_RANGE_MS.0, TRANSITION_RANGE_MS.1) } else { TRANSITION_DEFAULT_MS };
         m
+    }
+
+    /// Current values as the engine's shaping settings (allocation-free; called once per block).
+    /// Non-finite values fall back to the defaults; everything is clamped to the parameter ranges.
+    pub fn shaping_settings(&self) -> ShapingSettings {
+        fn v(p: &FloatParam, lo: f32, hi: f32, default: f32) -> f32 {
+            let x = p.value();
+            if x.is_finite() {
+                x.clamp(lo, hi)
+            } else {
+                default
+            }
+        }
+        let sep = &self.separation;
+        let post = &self.post;
+        let de = DeEsserSettings::default();
+        let g = GateSettings::default();
+        ShapingSettings {
+            bleed_artifacts: v(&sep.bleed_artifacts, -100.0, 100.0, 0.0) / 100.0,
+            vocal_coherent_stereo: sep.vocal_coherent.value(),
+            bass_mono_below_hz: if sep.bass_mono.value() { v(&sep.bass_mono_hz, 40.0, 300.0, 120.0) } else { 0.0 },
+            deesser: DeEsserSettings {
+                enabled: post.deess_on.value(),
+                frequency_hz: v(&post.deess_freq, 4000.0, 10000.0, de.frequency_hz),
+                threshold_db: v(&post.deess_thresh, -60.0, 0.0, de.threshold_db),
+                ratio: v(&post.deess_ratio, 1.0, 10.0, de.ratio),
+            },
+            gate: GateSettings {
+                enabled: post.gate_on.value(),
+                threshold_db: v(&post.gate_thresh, -80.0, 0.0, g.threshold_db),
+                range_db: v(&post.gate_range, 0.0, 80.0, g.range_db),
+                attack_ms: v(&post.gate_attack, 0.1, 50.0, g.attack_ms),
+                hold_ms: v(&post.gate_hold, 0.0, 500.0, g.hold_ms),
+                release_ms: v(&post.gate_release, 5.0, 1000.0, g.release_ms),
+            },
+        }
     }
 }
 
@@ -220,5 +582,44 @@ mod tests {
         let p = DemixParams::default();
         assert_eq!(p.mix_settings(), MixSettings::default());
         assert_eq!(p.engine.value(), EngineChoice::Neural);
+        // Every shaping default is the engine's neutral default (stems still sum to the input).
+        assert_eq!(p.shaping_settings(), ShapingSettings::default());
+        assert_eq!(p.mode.value(), ModeChoice::Custom);
+    }
+
+    #[test]
+    fn modes_map_to_the_engine_in_gui_order() {
+        let engine: Vec<Mode> = ModeChoice::ALL.iter().map(|m| m.mode()).collect();
+        assert_eq!(engine, Mode::ALL.to_vec());
+        for m in ModeChoice::ALL {
+            assert_eq!(ModeChoice::variants()[m.to_index()], m.mode().label(), "host name of {m:?}");
+        }
+    }
+
+    #[test]
+    fn unit_texts() {
+        assert_eq!(format_bleed_artifacts(0.2), "0 % (neutral)");
+        assert_eq!(format_bleed_artifacts(-40.0), "-40 % (bleed)");
+        assert_eq!(format_bleed_artifacts(25.0), "+25 % (artifacts)");
+        assert_eq!(leading_number("+25 % (artifacts)"), Some(25.0));
+        assert_eq!(leading_number("-40 % (bleed)"), Some(-40.0));
+        assert_eq!(leading_number("12.5 ms"), Some(12.5));
+        assert_eq!(leading_number("ms"), None);
+        assert_eq!(format_ms(1.0), "1.0 ms");
+        assert_eq!(format_ms(150.0), "150 ms");
+        assert_eq!(format_db(-45.0), "-45.0 dB");
+        let p = DemixParams::default();
+        assert_eq!(p.transition_ms.to_string(), "50 ms");
+        assert_eq!(p.post.deess_freq.to_string(), "6.0 kHz");
+        assert_eq!(p.post.deess_ratio.to_string(), "4.0:1");
+        assert_eq!(p.post.gate_on.to_string(), "Bypassed");
+        assert_eq!(p.separation.bass_mono_hz.to_string(), "120 Hz");
+    }
+
+    #[test]
+    fn editor_size_is_sane() {
+        assert_eq!(EditorPrefs::default().size(), EDITOR_DEFAULT_SIZE);
+        let junk = EditorPrefs { show_details: true, width: f32::NAN, height: 1e9 };
+        assert_eq!(junk.size(), (EDITOR_DEFAULT_SIZE.0, EDITOR_MAX_SIZE.1));
     }
 }
