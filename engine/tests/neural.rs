@@ -429,3 +429,65 @@ fn offline_separation_with_the_neural_engine_sums_to_the_input() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the real-time engine and its worker thread.
+
+fn realtime_run(model: &Path, sr: f32) -> (demix_engine::realtime::RealtimeEngine, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    use demix_engine::mixer::MixSettings;
+    use demix_engine::realtime::{EngineConfig, RealtimeEngine};
+    use demix_engine::status::{EngineKind, EngineStatus};
+    use std::sync::Arc;
+    let stft = load_model_info(model).map(|i| i.stft_for_rate(sr as f64)).unwrap_or(StftConfig::DEFAULT_44K);
+    let cfg = EngineConfig { sample_rate_hz: sr, channels: 2, max_block: 512, stft };
+    let factory = neural_factory(model.to_path_buf(), ort_lib());
+    let mut eng = RealtimeEngine::new(cfg, &MixSettings::default(), EngineKind::Neural, Some(factory), Arc::new(EngineStatus::default()));
+    let len = sr as usize;
+    let x: Vec<Vec<f32>> = (0..2)
+        .map(|c| (0..len).map(|i| 0.3 * ((i as f32) * 0.02 * (c + 1) as f32).sin() + 0.05 * ((i * 7919 % 101) as f32 / 50.0 - 1.0)).collect())
+        .collect();
+    let mut y = x.clone();
+    let mut start = 0;
+    while start < len {
+        let n = 512.min(len - start);
+        let mut chans: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..start + n]).collect();
+        eng.process(&mut chans, &MixSettings::default(), true);
+        start += n;
+    }
+    (eng, x, y)
+}
+
+#[test]
+fn realtime_engine_runs_the_neural_model_and_nulls_at_unity() {
+    use demix_engine::status::EngineKind;
+    let real = repo().join("models/demix.onnx");
+    let model = if real.exists() { real } else { data("tiny.onnx") };
+    for sr in [44100.0f32, 48000.0] {
+        let (eng, x, y) = realtime_run(&model, sr);
+        let st = eng.status();
+        assert_eq!(st.active_engine(), EngineKind::Neural, "sr {sr}: {}", st.message());
+        assert!(st.message().starts_with("Model loaded"), "{}", st.message());
+        assert_eq!(st.separator_faults.load(std::sync::atomic::Ordering::Relaxed), 0);
+        let lat = eng.latency_samples();
+        let (mut sig, mut err) = (0.0f64, 0.0f64);
+        for (xc, yc) in x.iter().zip(&y) {
+            for t in lat..xc.len() {
+                sig += (xc[t - lat] as f64).powi(2);
+                err += (yc[t] as f64 - xc[t - lat] as f64).powi(2);
+            }
+        }
+        let db = 10.0 * (err.max(1e-300) / sig).log10();
+        eprintln!("neural realtime at {sr} Hz: {}, null {db:.1} dB", st.message());
+        assert!(db < -80.0, "sr {sr}: unity gains must null, got {db:.1} dB");
+    }
+}
+
+#[test]
+fn realtime_engine_falls_back_to_classic_with_a_broken_model() {
+    use demix_engine::status::EngineKind;
+    let (eng, _, y) = realtime_run(&data("tiny_no_hop.onnx"), 44100.0);
+    let st = eng.status();
+    assert_eq!(st.active_engine(), EngineKind::Classic);
+    assert!(st.message().contains("demix.hop"), "{}", st.message());
+    assert!(y.iter().flatten().all(|v| v.is_finite()));
+}
