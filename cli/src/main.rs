@@ -83,6 +83,69 @@ enum Cmd {
         #[arg(long)]
         no_bss: bool,
     },
+    /// Measure each engine's cost: worker RTF per hop, audio-thread % per block, latency; with baselines.
+    Bench {
+        /// Engines: classic, neural (int8 model), neural-fp32; default all that are available.
+        #[arg(long, value_delimiter = ',')]
+        engines: Option<Vec<String>>,
+        /// Neural model (default: $DEMIX_MODEL or models/demix.onnx).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// fp32 model for neural-fp32.
+        #[arg(long, value_name = "FILE", default_value = "models/demix_fp32.onnx")]
+        model_fp32: PathBuf,
+        /// Sample rates in Hz.
+        #[arg(long, value_delimiter = ',', default_value = "44100,48000")]
+        rates: Vec<u32>,
+        /// Host block size in samples.
+        #[arg(long, default_value_t = 512)]
+        block: usize,
+        /// Timed hops per worker measurement (after 100 warm-up hops).
+        #[arg(long, default_value_t = 3000)]
+        hops: usize,
+        /// Seconds of real-time-paced audio-thread blocks per measurement (after 1 s warm-up).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Write the results as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: PathBuf, rates: Vec<u32>, block: usize, hops: usize, seconds: f64, json: Option<PathBuf>) -> anyhow::Result<usize> {
+    use demix_cli::bench;
+    use demix_cli::engines::{default_model_path, neural_setup, EngineSetup, ResolvedEngine};
+    let explicit = engines.is_some();
+    let wanted = engines.unwrap_or_else(|| vec!["classic".into(), "neural".into(), "neural-fp32".into()]);
+    let mut list = Vec::new();
+    for name in wanted {
+        let setup = match name.as_str() {
+            "classic" => Ok(EngineSetup::classic()),
+            "neural" => neural_setup(&model.clone().unwrap_or_else(default_model_path))
+                .map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
+            "neural-fp32" => neural_setup(&model_fp32).map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
+            other => anyhow::bail!("unknown engine '{other}' (classic, neural, neural-fp32)"),
+        };
+        match setup {
+            Ok(s) => {
+                let label = match &s.neural {
+                    Some(n) => format!("{name} ({})", n.info.quantization.clone().unwrap_or_else(|| "fp32".into())),
+                    None => name.clone(),
+                };
+                list.push((label, s));
+            }
+            Err(e) if !explicit => eprintln!("demix: warning: skipping {name}: {e:#}"),
+            Err(e) => return Err(e.context(format!("engine {name}"))),
+        }
+    }
+    let opts = bench::BenchOptions { engines: list, rates, block, hops, rt_seconds: seconds };
+    let report = bench::run(&opts, |m| eprintln!("demix: bench: {m}"))?;
+    print!("{}", bench::table(&report));
+    if let Some(p) = json {
+        std::fs::write(&p, serde_json::to_string_pretty(&report)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+    }
+    Ok(0)
 }
 
 fn run_eval(reference: PathBuf, estimates: PathBuf, json: Option<PathBuf>, csv: Option<PathBuf>, window: f64, hop: f64, no_bss: bool) -> anyhow::Result<usize> {
@@ -124,6 +187,7 @@ fn main() -> ExitCode {
             })()
         }
         Cmd::Eval { reference, estimates, json, csv, window, hop, no_bss } => run_eval(reference, estimates, json, csv, window, hop, no_bss),
+        Cmd::Bench { engines, model, model_fp32, rates, block, hops, seconds, json } => run_bench(engines, model, model_fp32, rates, block, hops, seconds, json),
     };
     match res {
         Ok(0) => ExitCode::SUCCESS,

@@ -116,3 +116,26 @@ fn eval_command_writes_table_json_and_csv() {
     assert!(csv.starts_with("track,stem,sdr_mdx,si_sdr,SDR,ISR,SIR,SAR\n"));
     assert_eq!(csv.lines().count(), 1 + 6 + 4);
 }
+
+/// `demix bench` runs and writes its JSON (tiny run; no timing assertions).
+#[test]
+fn bench_smoke() {
+    let json = std::env::temp_dir().join(format!("demix-bench-{}.json", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_demix"))
+        .args(["bench", "--engines", "classic", "--rates", "44100,48000", "--hops", "20", "--seconds", "0.1", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (r, rate) in rows.iter().zip([44100, 48000]) {
+        assert_eq!(r["sample_rate"], rate);
+        assert_eq!(r["block"], 512);
+        for k in ["worker_rtf_median", "worker_vs_stft", "audio_pct_median", "audio_vs_copy", "latency_ms"] {
+            assert!(r[k].as_f64().unwrap() > 0.0, "{k}: {}", r[k]);
+        }
+        assert_eq!(r["worker"]["n"], 20);
+    }
+}
