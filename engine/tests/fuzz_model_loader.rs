@@ -312,17 +312,19 @@ struct Counts {
     rejected: AtomicU64,
     ort_loaded: AtomicU64,
     ort_rejected: AtomicU64,
+    ort_session_errors: AtomicU64,
 }
 
 impl Counts {
     fn report(&self, name: &str, t: Instant) {
         eprintln!(
-            "{name}: {} executions, {} accepted, {} rejected with a message; ONNX Runtime: {} separators built, {} rejected; {:.1} s",
+            "{name}: {} executions; parser: {} accepted, {} rejected with a message; factory: {} separators built, {} rejected with a message ({} of them by ONNX Runtime itself); {:.1} s",
             self.execs.load(Ordering::Relaxed),
             self.accepted.load(Ordering::Relaxed),
             self.rejected.load(Ordering::Relaxed),
             self.ort_loaded.load(Ordering::Relaxed),
             self.ort_rejected.load(Ordering::Relaxed),
+            self.ort_session_errors.load(Ordering::Relaxed),
             t.elapsed().as_secs_f64()
         );
     }
@@ -403,6 +405,9 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
         }
         Ok(Err(msg)) => {
             counts.ort_rejected.fetch_add(1, Ordering::Relaxed);
+            if msg.contains("ONNX Runtime") {
+                counts.ort_session_errors.fetch_add(1, Ordering::Relaxed);
+            }
             if msg.trim().is_empty() {
                 return Err(TestCaseError::fail(format!("empty factory error ({tag})")));
             }
