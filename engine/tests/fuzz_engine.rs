@@ -15,10 +15,11 @@
 //!   input delayed by the reported latency to ≤ -100 dB, once the parameter ramps and the
 //!   STFT/overlap tail of the chaos have passed (and, in half the cases, after a `reset()`).
 //!
-//! Bounded for CI (a few dozen cases, well under a minute in debug). Longer runs:
-//! `DEMIX_FUZZ_ITERS=<cases>` (default 24 per test) and `DEMIX_FUZZ_SEED=<u64>` (default fixed,
-//! so CI is reproducible), e.g.
-//! `DEMIX_FUZZ_ITERS=240 DEMIX_FUZZ_SEED=$RANDOM cargo test --release -p demix-engine --test fuzz_engine -- --nocapture`.
+//! Bounded for CI (24 + 12 + 6 cases, under a minute in debug). Longer runs:
+//! `DEMIX_FUZZ_ITERS=<n>` multiplies the cases and `DEMIX_FUZZ_SEED=<u64>` changes the seed
+//! (default fixed, so CI is reproducible), e.g.
+//! `DEMIX_FUZZ_ITERS=10 DEMIX_FUZZ_SEED=$RANDOM cargo test -p demix-engine --test fuzz_engine -- --nocapture`
+//! (debug only: `assert_no_alloc`'s violation counter exists in debug builds).
 //! The neural variant uses the tiny test model and needs ONNX Runtime (`DEMIX_ORT_LIB` or
 //! `.cache/ort/`, see `cargo xtask fetch-ort`); without it that test is skipped.
 
@@ -532,14 +533,15 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
 // ---------------------------------------------------------------------------------------------
 // Runners
 
+/// `default` cases times `DEMIX_FUZZ_ITERS` (a multiplier, 1 when unset).
 fn iters(default: u32) -> u32 {
-    std::env::var("DEMIX_FUZZ_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    default * std::env::var("DEMIX_FUZZ_ITERS").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1).max(1)
 }
 
 fn runner(default_cases: u32, salt: u64) -> TestRunner {
     let seed = std::env::var("DEMIX_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0xDE41_F022u64);
     let cases = iters(default_cases);
-    eprintln!("seed {seed} (DEMIX_FUZZ_SEED), {cases} cases (DEMIX_FUZZ_ITERS)");
+    eprintln!("seed {seed} (DEMIX_FUZZ_SEED), {cases} cases ({default_cases} x DEMIX_FUZZ_ITERS)");
     TestRunner::new(Config {
         cases,
         failure_persistence: None,
