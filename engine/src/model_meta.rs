@@ -166,9 +166,34 @@ impl ModelInfo {
     }
 }
 
+/// Largest model file accepted, in bytes (protobuf, and so ONNX, cannot go beyond 2 GiB).
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+/// Reads a model file's bytes. Only a regular file (or a link to one) of at most
+/// [`MAX_MODEL_BYTES`] is read: a FIFO would block the reading thread forever and a device such
+/// as `/dev/zero` would never end.
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    let other = |msg: String| io(std::io::Error::other(msg));
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(other("not a regular file".into()));
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(other(format!("{} bytes is larger than the {MAX_MODEL_BYTES}-byte limit", meta.len())));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path).map_err(io)?.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(other(format!("larger than the {MAX_MODEL_BYTES}-byte limit")));
+    }
+    Ok(bytes)
+}
+
 /// Reads `path` and validates it against the contract. Needs no ONNX Runtime; any thread.
 pub fn load_model_info(path: &Path) -> Result<ModelInfo, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+    let bytes = read_model_file(path)?;
     model_info_from_bytes(&bytes, path)
 }
 

@@ -106,8 +106,7 @@ impl NeuralSeparator {
             return Err(NeuralError::Config(format!("the neural engine supports 1 or 2 channels, not {channels}")));
         }
         // Validate before touching ONNX Runtime, and load exactly the bytes validated.
-        let bytes = std::fs::read(model_path)
-            .map_err(|source| ModelError::Io { path: model_path.to_path_buf(), source })?;
+        let bytes = crate::model_meta::read_model_file(model_path)?;
         let info = model_info_from_bytes(&bytes, model_path)?;
         let env = ort_environment(lib_path)?;
         let err = session_err(model_path);
