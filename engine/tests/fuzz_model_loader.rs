@@ -567,3 +567,40 @@ fn corrupted_models_through_onnx_runtime_give_errors_not_crashes() {
     }
     let _ = std::fs::remove_dir_all(&o.dir);
 }
+
+/// A FIFO, `/dev/zero` or a directory chosen as the model must be an error at once, not a
+/// worker that blocks forever (a FIFO) or reads until memory runs out (`/dev/zero`).
+#[cfg(unix)]
+#[test]
+fn special_files_are_rejected_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("demix-fuzz-special-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo.onnx");
+    let mut paths = vec![PathBuf::from("/dev/zero"), dir.clone()];
+    if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+        paths.push(fifo);
+    }
+    let lib = ort("special").map(|o| {
+        let _ = std::fs::remove_dir_all(&o.dir);
+        o.lib
+    });
+    for p in paths {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (p2, lib2) = (p.clone(), lib.clone());
+        std::thread::spawn(move || {
+            let info = load_model_info(&p2).map(|_| ()).map_err(|e| e.to_string());
+            let factory = lib2.map(|l| neural_factory(p2, l)(StftConfig::DEFAULT_44K, 2).map(|_| ()));
+            let _ = tx.send((info, factory));
+        });
+        let (info, factory) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("loading {} did not return within 20 s", p.display()));
+        let e = info.expect_err("special file accepted");
+        assert!(e.contains("not a regular file") || e.contains("cannot read"), "{}: {e}", p.display());
+        if let Some(f) = factory {
+            assert!(f.is_err(), "{}: factory accepted it", p.display());
+        }
+        eprintln!("{}: {e}", p.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
