@@ -26,7 +26,7 @@ fn editor_opens_renders_and_closes_under_x11() {
     }
     let (conn, screen_num) = x11rb::connect(None).expect("connecting to the X server");
     let screen = &conn.setup().roots[screen_num];
-    let (pw, ph) = (900u16, 600u16);
+    let (pw, ph) = (1000u16, 720u16);
     let parent = conn.generate_id().unwrap();
     conn.create_window(
         COPY_DEPTH_FROM_PARENT,
@@ -46,6 +46,13 @@ fn editor_opens_renders_and_closes_under_x11() {
     conn.flush().unwrap();
 
     let mut inst = Instance::new();
+    // A performance setup, so the screenshot shows the new controls in use: Instrumental mode
+    // (vocals off), the Classic engine (no model needed), the vocal gate on.
+    inst.set_param("Engine", 1.0);
+    inst.set_param("Mode", 2.0); // Full mix, Acapella, Instrumental, …
+    inst.set_param("Gate", 1.0);
+    inst.set_param("Coherent Vocals", 1.0);
+    inst.flush_params();
     inst.activate(48000.0, 512);
     let sr = 48000.0;
     let input = mix(&synthetic_stems(sr, 48000 * 4));
@@ -100,6 +107,7 @@ fn editor_opens_renders_and_closes_under_x11() {
     std::fs::write(&path, png_rgb(w as u32, h as u32, &rgb)).expect("writing the screenshot");
     println!("screenshot {}x{} with {} distinct colours: {}", w, h, colours.len(), path.display());
     assert!(colours.len() > 20, "the editor drew nothing (only {} colours)", colours.len());
+    check_layout(&rgb, w as usize, h as usize);
 
     inst.with_handle(|h| {
         let gui = h.get_extension::<PluginGui>().unwrap();
@@ -125,6 +133,51 @@ fn editor_opens_renders_and_closes_under_x11() {
     inst.deactivate();
     conn.destroy_window(parent).unwrap();
     conn.flush().unwrap();
+}
+
+/// Checks the screenshot's layout regions (the editor has no accessibility tree to query):
+/// the four stem colours in the strips (left part, below the mode row), the selected mode
+/// button's highlight in the mode row, and drawn content (text, sliders) in the right-hand
+/// column (artifact controls and vocal post-chain) and in the status line at the bottom.
+fn check_layout(rgb: &[u8], w: usize, h: usize) {
+    let px = |x: usize, y: usize| -> [i32; 3] {
+        let i = (y * w + x) * 3;
+        [rgb[i] as i32, rgb[i + 1] as i32, rgb[i + 2] as i32]
+    };
+    let near = |a: [i32; 3], b: [i32; 3]| (0..3).all(|k| (a[k] - b[k]).abs() <= 24);
+    let count = |x0: usize, x1: usize, y0: usize, y1: usize, f: &dyn Fn([i32; 3]) -> bool| {
+        let mut n = 0;
+        for y in y0..y1.min(h) {
+            for x in x0..x1.min(w) {
+                n += f(px(x, y)) as usize;
+            }
+        }
+        n
+    };
+    let distinct = |x0: usize, x1: usize, y0: usize, y1: usize| {
+        let mut c: Vec<[i32; 3]> = (y0..y1.min(h)).flat_map(|y| (x0..x1.min(w)).map(move |x| (x, y))).map(|(x, y)| px(x, y)).collect();
+        c.sort_unstable();
+        c.dedup();
+        c.len()
+    };
+    // Stem colours (editor.rs STEM_COLOURS): names, faders' fill and meters in the left ~2/3.
+    let stems = [("vocals", [0xE8, 0x6A, 0x92]), ("drums", [0xF2, 0xB1, 0x34]), ("bass", [0x4F, 0x9D, 0xDE]), ("other", [0x6B, 0xC4, 0x7A])];
+    let strips = (0, w * 2 / 3, h / 7, h * 5 / 6);
+    for (name, c) in stems {
+        let n = count(strips.0, strips.1, strips.2, strips.3, &|p| near(p, c));
+        println!("layout: {name} colour pixels in the strips region: {n}");
+        assert!(n >= 30, "stem strip for {name} not found (its colour: {n} pixels)");
+    }
+    // The selected mode button (egui's selection fill, a saturated blue) in the top band.
+    let selected = count(0, w, 0, h / 6, &|p| p[2] > 90 && p[2] - p[0] > 60 && p[1] > 50);
+    println!("layout: selected-button pixels in the mode row: {selected}");
+    assert!(selected >= 200, "no selected mode button in the top band ({selected} pixels)");
+    let right = distinct(w * 2 / 3 + 10, w, h / 7, h * 5 / 6);
+    println!("layout: distinct colours in the right-hand column: {right}");
+    assert!(right > 40, "the artifact / post-chain column looks empty ({right} colours)");
+    let status = distinct(0, w / 2, h * 5 / 6 - 60, h);
+    println!("layout: distinct colours in the status area: {status}");
+    assert!(status > 10, "the status line looks empty ({status} colours)");
 }
 
 /// A minimal PNG encoder (8-bit RGB, stored/uncompressed deflate blocks).
