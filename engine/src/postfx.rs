@@ -44,6 +44,45 @@ impl Default for GateSettings {
     }
 }
 
+/// `v` clamped to `lo..=hi`, or `default` if it is NaN.
+fn finite_or(v: f32, default: f32, lo: f32, hi: f32) -> f32 {
+    if v.is_nan() {
+        default
+    } else {
+        v.clamp(lo, hi)
+    }
+}
+
+impl DeEsserSettings {
+    /// The settings with NaN replaced by the defaults and every value clamped to a range the
+    /// processing stays finite in (a hostile or corrupt value cannot make the output NaN).
+    pub fn sanitized(self) -> Self {
+        let d = DeEsserSettings::default();
+        DeEsserSettings {
+            enabled: self.enabled,
+            frequency_hz: finite_or(self.frequency_hz, d.frequency_hz, 20.0, 100_000.0),
+            threshold_db: finite_or(self.threshold_db, d.threshold_db, -120.0, 24.0),
+            ratio: finite_or(self.ratio, d.ratio, 1.0, 1000.0),
+        }
+    }
+}
+
+impl GateSettings {
+    /// The settings with NaN replaced by the defaults and every value clamped to a range the
+    /// processing stays finite in.
+    pub fn sanitized(self) -> Self {
+        let d = GateSettings::default();
+        GateSettings {
+            enabled: self.enabled,
+            threshold_db: finite_or(self.threshold_db, d.threshold_db, -120.0, 24.0),
+            range_db: finite_or(self.range_db, d.range_db, 0.0, 120.0),
+            attack_ms: finite_or(self.attack_ms, d.attack_ms, 0.0, 10_000.0),
+            hold_ms: finite_or(self.hold_ms, d.hold_ms, 0.0, 10_000.0),
+            release_ms: finite_or(self.release_ms, d.release_ms, 0.0, 10_000.0),
+        }
+    }
+}
+
 fn db_to_lin(db: f32) -> f32 {
     10f32.powf(db / 20.0)
 }
@@ -141,6 +180,7 @@ impl DeEsser {
 
     /// Applies new settings (recomputes the crossover when the frequency changes).
     pub fn set(&mut self, s: DeEsserSettings) {
+        let s = s.sanitized();
         if s.frequency_hz != self.settings.frequency_hz {
             self.split = [Crossover::new(s.frequency_hz, self.sample_rate_hz); 2];
         }
@@ -204,7 +244,7 @@ impl Gate {
 
     /// Applies new settings.
     pub fn set(&mut self, s: GateSettings) {
-        self.settings = s;
+        self.settings = s.sanitized();
     }
 
     /// Processes interleaved audio in place.
@@ -319,5 +359,20 @@ mod tests {
         DeEsser::new(SR).process(&mut y, 1);
         Gate::new(SR).process(&mut y, 1);
         assert_eq!(x, y);
+    }
+
+    #[test]
+    fn hostile_settings_keep_the_output_finite() {
+        let sr = 48000.0;
+        let mut audio: Vec<f32> = (0..4800).map(|i| (i as f32 * 0.37).sin() * 0.8).collect();
+        let mut d = DeEsser::new(sr);
+        let mut g = Gate::new(sr);
+        for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1e30, 1e30, 0.0] {
+            d.set(DeEsserSettings { enabled: true, frequency_hz: v, threshold_db: v, ratio: v });
+            g.set(GateSettings { enabled: true, threshold_db: v, range_db: v, attack_ms: v, hold_ms: v, release_ms: v });
+            d.process(&mut audio, 2);
+            g.process(&mut audio, 2);
+            assert!(audio.iter().all(|x| x.is_finite()), "value {v}");
+        }
     }
 }
