@@ -297,7 +297,13 @@ impl RealtimeEngine {
                         sum += v;
                     }
                     let mixed = wet * sum + (1.0 - wet) * dry;
-                    bypass * dry + (1.0 - bypass) * mixed
+                    let y = bypass * dry + (1.0 - bypass) * mixed;
+                    // Last line of defence: a non-finite stem sample (a worker bug) plays dry.
+                    if y.is_finite() {
+                        y
+                    } else {
+                        dry
+                    }
                 } else {
                     dry
                 };
