@@ -420,6 +420,7 @@ fn main() {
     let mut automation_changes = 0u64;
     let mut rss_warm = 0u64;
     let mut rss_max = 0u64;
+    let mut rss_half: Option<u64> = None;
     let mut underrun_blocks_warm = 0u64;
     let mut next_progress = progress_every;
     let mut warmed = false;
@@ -483,6 +484,9 @@ fn main() {
             rss_warm = rss_kib();
             underrun_blocks_warm = status.underrun_blocks.load(Ordering::Relaxed);
         }
+        if rss_half.is_none() && done >= total_samples / 2 {
+            rss_half = Some(rss_kib());
+        }
         if done >= next_progress || done == total_samples {
             next_progress += progress_every;
             let rss = rss_kib();
@@ -511,9 +515,12 @@ fn main() {
     let hops = status.hops_processed.load(Ordering::Relaxed);
     let worker_max_us = status.worker_max_hop_us.load(Ordering::Relaxed);
     let hop_budget_us = stft.hop as f64 / sr as f64 * 1e6;
+    // The wrapped separator runs in the engine's neural slot; anything else means it failed.
     let active = status.active_engine();
     let message = status.message();
     let growth = rss_end as i64 - rss_warm as i64;
+    let growth_second_half = rss_end as i64 - rss_half.unwrap_or(rss_end) as i64;
+    let running = active == EngineKind::Neural && status.worker_running.load(Ordering::Relaxed);
 
     let summary = format!(
         "SOAK engine={} mode={mode_name} audio_min={:.2} wall_s={:.1} speed={:.1}x rate={sr} ch={ch} block={} hops={hops} \
@@ -521,8 +528,8 @@ fn main() {
          deadline_misses={deadline_misses} max_callback_late_us={} worker_max_hop_us={worker_max_us} hop_budget_us={:.0} \
          sep_p50_us={:.0} sep_p99_us={:.0} sep_max_us={:.0} sep_steady_p99_us={:.0} sep_steady_max_us={:.0} \
          process_p99_us={:.1} process_max_us={:.1} process_steady_max_us={:.1} \
-         rss_warm_kib={rss_warm} rss_end_kib={rss_end} rss_max_kib={rss_max} rss_growth_kib={growth} \
-         resets={resets} automation_changes={automation_changes} nonfinite_blocks={} separator_faults={} active={active:?}",
+         rss_warm_kib={rss_warm} rss_end_kib={rss_end} rss_max_kib={rss_max} rss_growth_kib={growth} rss_growth_second_half_kib={growth_second_half} \
+         resets={resets} automation_changes={automation_changes} nonfinite_blocks={} separator_faults={} separator_running={running}",
         if o.neural { "neural" } else { "classic" },
         audio_s / 60.0,
         wall,
@@ -542,7 +549,7 @@ fn main() {
         status.nonfinite_blocks.load(Ordering::Relaxed),
         status.separator_faults.load(Ordering::Relaxed),
     );
-    if active != EngineKind::Neural {
+    if !running {
         eprintln!("soak: WARNING: the wrapped separator is not running (active {active:?}): {message}");
     }
     println!("{summary}");
@@ -575,12 +582,12 @@ fn main() {
                 "p50": proc_all.quantile_us(0.5), "p99": proc_all.quantile_us(0.99), "max": proc_all.max_us(),
                 "steady_p99": proc_steady.quantile_us(0.99), "steady_max": proc_steady.max_us(),
             },
-            "rss_kib": { "after_warmup": rss_warm, "end": rss_end, "max": rss_max, "growth_after_warmup": growth },
+            "rss_kib": { "after_warmup": rss_warm, "half_time": rss_half, "end": rss_end, "max": rss_max, "growth_after_warmup": growth, "growth_second_half": growth_second_half },
             "resets": resets,
             "automation_changes": automation_changes,
             "nonfinite_blocks": status.nonfinite_blocks.load(Ordering::Relaxed),
             "separator_faults": status.separator_faults.load(Ordering::Relaxed),
-            "active_engine": format!("{active:?}"),
+            "separator_running": running,
             "message": message,
         });
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
