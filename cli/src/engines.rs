@@ -21,6 +21,9 @@ pub enum EngineChoice {
     Neural,
     /// The classical DSP separator (no model).
     Classic,
+    /// Textbook offline baselines for comparison: centre-channel vocals, HPSS drums, low-pass
+    /// bass, the rest as other (see `baseline.rs`); not the plugin's engine.
+    Baseline,
 }
 
 /// Model file used when `--model` is not given: `$DEMIX_MODEL`, else `models/demix.onnx`.
@@ -36,6 +39,8 @@ pub enum ResolvedEngine {
     Neural,
     /// Classical DSP.
     Classic,
+    /// Offline textbook baselines (`demix separate` only; no streaming separator).
+    Baseline,
 }
 
 /// A resolved engine with what it needs to build separators.
@@ -64,11 +69,17 @@ impl EngineSetup {
         EngineSetup { kind: ResolvedEngine::Classic, neural: None }
     }
 
-    /// Short name for tables and JSON ("classic", or "neural <model description>").
+    /// The offline textbook baselines.
+    pub fn baseline() -> Self {
+        EngineSetup { kind: ResolvedEngine::Baseline, neural: None }
+    }
+
+    /// Short name for tables and JSON ("classic", "baseline" or "neural <model description>").
     pub fn name(&self) -> String {
-        match &self.neural {
-            Some(n) => format!("neural {}", n.info.describe()),
-            None => "classic".into(),
+        match (&self.neural, self.kind) {
+            (Some(n), _) => format!("neural {}", n.info.describe()),
+            (None, ResolvedEngine::Baseline) => "baseline".into(),
+            (None, _) => "classic".into(),
         }
     }
 
@@ -83,6 +94,9 @@ impl EngineSetup {
 
     /// Builds a fresh separator (one per file, so no state leaks between files).
     pub fn make_separator(&self, cfg: StftConfig, channels: usize) -> Result<Box<dyn Separator>> {
+        if self.kind == ResolvedEngine::Baseline {
+            bail!("the baseline engine is offline only (whole file, non-causal); it has no streaming separator");
+        }
         match &self.neural {
             None => Ok(Box::new(ClassicSeparator::new(cfg.bins()))),
             Some(n) => Ok(Box::new(
@@ -120,6 +134,7 @@ pub fn resolve(choice: EngineChoice, model: Option<&Path>) -> Result<(EngineSetu
     let neural = |setup: NeuralSetup| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(setup) };
     match choice {
         EngineChoice::Classic => Ok((EngineSetup::classic(), vec![])),
+        EngineChoice::Baseline => Ok((EngineSetup::baseline(), vec![])),
         EngineChoice::Neural => match neural_setup(&model_path) {
             Ok(s) => Ok((neural(s), vec![])),
             Err(e) => bail!("neural engine unavailable: {e:#} (use --engine classic)"),

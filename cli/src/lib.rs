@@ -2,9 +2,11 @@
 //! integration tests can call the same code.
 
 pub mod audio;
+pub mod baseline;
 pub mod bench;
 pub mod bsseval;
 pub mod engines;
 pub mod eval;
 pub mod metrics;
+pub mod plot;
 pub mod separate;

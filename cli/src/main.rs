@@ -58,6 +58,21 @@ enum Cmd {
         /// No progress bar.
         #[arg(short, long)]
         quiet: bool,
+        /// Also write OUTDIR/<song>/spectrogram.png: the mixture and each written stem.
+        #[arg(long)]
+        plot: bool,
+    },
+    /// Draw spectrograms of audio files as one PNG (one panel per file, log frequency, dBFS).
+    Plot {
+        /// Audio files, one panel each (in this order).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output PNG (default: spectrogram.png in the first file's folder).
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Header line (default: the first file's folder name).
+        #[arg(long)]
+        title: Option<String>,
     },
     /// Score estimated stems against true stems: SDR (MDX), SI-SDR, BSS-Eval v4 SDR/ISR/SIR/SAR.
     Eval {
@@ -148,6 +163,50 @@ fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: P
     Ok(0)
 }
 
+fn run_plot(inputs: Vec<PathBuf>, out: Option<PathBuf>, title: Option<String>) -> anyhow::Result<usize> {
+    use demix_cli::{audio, plot};
+    let mut decoded = Vec::new();
+    let mut failed = 0;
+    for p in &inputs {
+        match audio::decode(p) {
+            Ok(d) => {
+                for w in &d.warnings {
+                    eprintln!("demix: warning: {}: {w}", p.display());
+                }
+                decoded.push((p, d.audio));
+            }
+            Err(e) => {
+                eprintln!("demix: error: {}: {e:#}", p.display());
+                failed += 1;
+            }
+        }
+    }
+    if decoded.is_empty() {
+        anyhow::bail!("no input could be read");
+    }
+    let stem = |p: &std::path::Path| p.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
+    let folder = |p: &std::path::Path| {
+        p.parent().and_then(|d| d.file_name()).and_then(|s| s.to_str()).unwrap_or("").to_string()
+    };
+    // Panel titles: file names; with the folder when two files share a name.
+    let names: Vec<String> = decoded.iter().map(|(p, _)| stem(p)).collect();
+    let panels: Vec<plot::Panel> = decoded
+        .iter()
+        .zip(&names)
+        .map(|((p, a), n)| {
+            let dup = names.iter().filter(|m| *m == n).count() > 1;
+            let title = if dup { format!("{}/{n}", folder(p)) } else { n.clone() };
+            plot::Panel { title, channels: &a.channels, sample_rate: a.sample_rate }
+        })
+        .collect();
+    let first = decoded[0].0;
+    let out = out.unwrap_or_else(|| first.with_file_name("spectrogram.png"));
+    let header = title.unwrap_or_else(|| folder(first));
+    plot::write_png(&out, &plot::render(&panels, &header)).map_err(|e| anyhow::anyhow!("{}: {e:#}", out.display()))?;
+    eprintln!("demix: wrote {}", out.display());
+    Ok(failed)
+}
+
 fn run_eval(reference: PathBuf, estimates: PathBuf, json: Option<PathBuf>, csv: Option<PathBuf>, window: f64, hop: f64, no_bss: bool) -> anyhow::Result<usize> {
     use demix_cli::eval;
     let opts = eval::EvalOptions { reference, estimates, window_s: window, hop_s: hop, no_bss };
@@ -174,7 +233,7 @@ fn main() -> ExitCode {
     })
     .ok();
     let res = match cli.cmd {
-        Cmd::Separate { inputs, out, engine, model, stems, format, bits, mode, reference_dir, quiet } => {
+        Cmd::Separate { inputs, out, engine, model, stems, format, bits, mode, reference_dir, quiet, plot } => {
             (|| {
                 let stems = separate::parse_stems(&stems)?;
                 let format = match (format, bits) {
@@ -182,10 +241,11 @@ fn main() -> ExitCode {
                     (FormatArg::Wav, 24) => OutFormat::WavI24,
                     (FormatArg::Wav, _) => OutFormat::WavF32,
                 };
-                let opts = SeparateOptions { inputs, out_dir: out, engine, model, stems, format, mode, reference_dir, quiet };
+                let opts = SeparateOptions { inputs, out_dir: out, engine, model, stems, format, mode, reference_dir, quiet, plot };
                 separate::run(&opts)
             })()
         }
+        Cmd::Plot { inputs, out, title } => run_plot(inputs, out, title),
         Cmd::Eval { reference, estimates, json, csv, window, hop, no_bss } => run_eval(reference, estimates, json, csv, window, hop, no_bss),
         Cmd::Bench { engines, model, model_fp32, rates, block, hops, seconds, json } => run_bench(engines, model, model_fp32, rates, block, hops, seconds, json),
     };

@@ -10,8 +10,10 @@ use demix_engine::separator::{N_STEMS, STEM_NAMES};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::audio::{self, Audio, OutFormat};
-use crate::engines::{self, EngineChoice, EngineSetup};
+use crate::baseline;
+use crate::engines::{self, EngineChoice, EngineSetup, ResolvedEngine};
 use crate::metrics;
+use crate::plot;
 
 /// What to write for each input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,6 +47,8 @@ pub struct SeparateOptions {
     pub reference_dir: Option<PathBuf>,
     /// No progress bar.
     pub quiet: bool,
+    /// Also write `spectrogram.png` (mixture and each written stem) next to the stems.
+    pub plot: bool,
 }
 
 /// Parses `vocals,drums,...` into stem indices (in the engine's order, no duplicates).
@@ -133,14 +137,18 @@ fn separate_one(
         eprintln!("demix: warning: {}: {w}", input.display());
     }
     let mix = decoded.audio;
-    let cfg = engine.stft_config(mix.sample_rate);
-    let mut sep = engine.make_separator(cfg, mix.n_channels())?;
     let pb = progress_bar(opts, input, k, n);
     pb.set_message("separating");
     let t0 = Instant::now();
-    let stems = offline::separate(&mix.channels, mix.sample_rate as f32, cfg, sep.as_mut(), |f| {
-        pb.set_position((f * 900.0) as u64)
-    });
+    let stems = if engine.kind == ResolvedEngine::Baseline {
+        baseline::separate(&mix.channels, mix.sample_rate, |f| pb.set_position((f * 900.0) as u64))
+    } else {
+        let cfg = engine.stft_config(mix.sample_rate);
+        let mut sep = engine.make_separator(cfg, mix.n_channels())?;
+        offline::separate(&mix.channels, mix.sample_rate as f32, cfg, sep.as_mut(), |f| {
+            pb.set_position((f * 900.0) as u64)
+        })
+    };
     let secs = t0.elapsed().as_secs_f64();
     pb.set_message("writing");
     let outputs = outputs_for(opts, &mix, stems);
@@ -150,6 +158,16 @@ fn separate_one(
         let path = dir.join(format!("{name}.{}", opts.format.extension()));
         audio::write_audio(&path, audio, opts.format)?;
         pb.set_position(900 + (100 * (i + 1) / outputs.len()) as u64);
+    }
+    if opts.plot {
+        pb.set_message("plotting");
+        let mut panels = vec![plot::Panel { title: "mixture".into(), channels: &mix.channels, sample_rate: mix.sample_rate }];
+        for (name, audio) in &outputs {
+            panels.push(plot::Panel { title: name.clone(), channels: &audio.channels, sample_rate: audio.sample_rate });
+        }
+        let header = format!("{song}  ({} engine)", engine.name());
+        let path = dir.join("spectrogram.png");
+        plot::write_png(&path, &plot::render(&panels, &header))?;
     }
     pb.finish_and_clear();
     let dur = mix.len() as f64 / mix.sample_rate as f64;
