@@ -420,6 +420,13 @@ impl Instance {
         self.pending.push(&ParamValueEvent::new(0, id, Pckn::match_all(), value));
     }
 
+    /// Queues a parameter change at sample `time` of the next process call (CLAP value as in
+    /// [`Self::set_param`]). Events must be queued in time order.
+    pub fn set_param_at(&mut self, name: &str, value: f64, time: u32) {
+        let id = self.param_id(name);
+        self.pending.push(&ParamValueEvent::new(time, id, Pckn::match_all(), value));
+    }
+
     /// Applies queued parameter changes without processing (`params.flush`), active or not.
     pub fn flush_params(&mut self) {
         let mut out = EventBuffer::new();
@@ -613,6 +620,14 @@ pub mod signal {
             }
         }
         total
+    }
+
+    /// Largest sample-to-sample difference over all channels within `range`.
+    pub fn max_jump(y: &[Vec<f32>], range: std::ops::Range<usize>) -> f32 {
+        let start = range.start.max(1);
+        y.iter()
+            .map(|c| (start..range.end.min(c.len())).map(|i| (c[i] - c[i - 1]).abs()).fold(0.0f32, f32::max))
+            .fold(0.0, f32::max)
     }
 
     /// Energy summed over channels over `range`.
