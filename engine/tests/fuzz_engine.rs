@@ -482,6 +482,13 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
     }
 
     let violations = violation_count();
+    // The worker applies an engine request at its next hop or idle wake-up (≤ 5 ms); a real-time
+    // run may finish before the worker was even scheduled on a loaded machine, so give it time.
+    let want = if neural.is_some() { EngineKind::Neural } else { EngineKind::Classic };
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while status.active_engine() != want && status.worker_running.load(Ordering::Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let running = status.worker_running.load(Ordering::Relaxed);
     let active = status.active_engine();
     totals.cases.fetch_add(1, Ordering::Relaxed);
