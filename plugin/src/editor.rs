@@ -49,7 +49,7 @@ const METER_TOP_DB: f32 = 6.0;
 const METER_FALL_DB: f32 = 1.5;
 
 /// Height of the fader and meters in a stem strip.
-const FADER_HEIGHT: f32 = 250.0;
+const FADER_HEIGHT: f32 = 300.0;
 /// Width of the label column in the control grids.
 const LABEL_WIDTH: f32 = 74.0;
 
