@@ -17,7 +17,9 @@
 //! The separator runs in the worker behind a thin timing wrapper (given to the engine as its
 //! separator factory), which records every hop's separator time in a histogram; the engine's
 //! own `worker_max_hop_us` gives the longest full hop (STFT + separator + shaping + inverse
-//! STFT). Memory is the resident set from `/proc/self/statm`, sampled after a warm-up (the
+//! STFT). Both also record the thread's CPU time per call (`CLOCK_THREAD_CPUTIME_ID`): wall time far
+//! above CPU time means the thread was preempted, not that the engine worked that long.
+//! Memory is the resident set from `/proc/self/statm`, sampled after a warm-up (the
 //! first minute of audio, or 10 % of a shorter run) and at the end.
 //!
 //! The last line on stdout is a one-line summary starting with `SOAK`; `--json FILE` also
@@ -182,6 +184,7 @@ impl Hist {
 
 struct Timed {
     inner: Box<dyn Separator>,
+    cpu: Arc<AtomicHist>,
     all: Arc<AtomicHist>,
     steady: Arc<AtomicHist>,
     warm: Arc<AtomicBool>,
@@ -192,9 +195,10 @@ impl Separator for Timed {
         self.inner.name()
     }
     fn process(&mut self, frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
-        let t = Instant::now();
+        let (t, c) = (Instant::now(), thread_cpu_ns());
         let r = self.inner.process(frame, masks);
         let ns = t.elapsed().as_nanos() as u64;
+        self.cpu.record(thread_cpu_ns().saturating_sub(c));
         self.all.record(ns);
         if self.warm.load(Ordering::Relaxed) {
             self.steady.record(ns);
@@ -340,6 +344,35 @@ impl Music {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Thread CPU time (to tell work from preemption: on a loaded machine a call's wall time can be
+// long while the thread was simply not scheduled)
+
+#[cfg(target_os = "linux")]
+fn thread_cpu_ns() -> u64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the struct we pass (64-bit Linux layout).
+    if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_ns() -> u64 {
+    0
+}
+
+// ---------------------------------------------------------------------------------------------
 // Memory
 
 fn rss_kib() -> u64 {
@@ -356,6 +389,7 @@ fn main() {
     let ch = o.channels;
     let all_hist = Arc::new(AtomicHist::new());
     let steady_hist = Arc::new(AtomicHist::new());
+    let cpu_hist = Arc::new(AtomicHist::new());
     let warm = Arc::new(AtomicBool::new(false));
 
     // The separator, behind the timing wrapper, as the engine's separator factory.
@@ -369,16 +403,17 @@ fn main() {
             std::process::exit(1)
         });
         let model = o.model.clone();
-        let (a, s, w) = (all_hist.clone(), steady_hist.clone(), warm.clone());
+        let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
         let f: SeparatorFactory = Box::new(move |_cfg, channels| {
             let sep = NeuralSeparator::load(&model, &lib, channels).map_err(|e| e.to_string())?;
-            Ok(Box::new(Timed { inner: Box::new(sep), all: a, steady: s, warm: w }) as Box<dyn Separator>)
+            Ok(Box::new(Timed { inner: Box::new(sep), cpu: cp, all: a, steady: s, warm: w }) as Box<dyn Separator>)
         });
         (info.stft_for_rate(sr as f64), format!("neural ({})", info.describe()), f)
     } else {
-        let (a, s, w) = (all_hist.clone(), steady_hist.clone(), warm.clone());
+        let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
         let f: SeparatorFactory = Box::new(move |cfg: StftConfig, _channels| {
-            Ok(Box::new(Timed { inner: Box::new(ClassicSeparator::new(cfg.bins())), all: a, steady: s, warm: w }) as Box<dyn Separator>)
+            Ok(Box::new(Timed { inner: Box::new(ClassicSeparator::new(cfg.bins())), cpu: cp, all: a, steady: s, warm: w })
+                as Box<dyn Separator>)
         });
         (StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64), "classic".to_string(), f)
     };
@@ -407,6 +442,7 @@ fn main() {
     let mut bufs = vec![vec![0.0f32; o.block]; ch];
     let mut proc_all = Hist::new();
     let mut proc_steady = Hist::new();
+    let mut proc_cpu = Hist::new();
     let block_time = |k: u64| Duration::from_secs_f64(k as f64 * o.block as f64 / sr as f64);
     let automation_every = (10.0 * sr) as u64;
     let reset_every = (300.0 * sr) as u64;
@@ -458,9 +494,10 @@ fn main() {
                 eng.reset();
                 resets += 1;
             }
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), thread_cpu_ns());
             eng.process(&mut chans[..ch], &mix, !o.paced);
             let ns = t.elapsed().as_nanos() as u64;
+            proc_cpu.record(thread_cpu_ns().saturating_sub(c));
             proc_all.record(ns);
             if warmed {
                 proc_steady.record(ns);
@@ -509,6 +546,7 @@ fn main() {
     rss_max = rss_max.max(rss_end);
     let sep_all = all_hist.snapshot();
     let sep_steady = steady_hist.snapshot();
+    let sep_cpu = cpu_hist.snapshot();
     let audio_s = done as f64 / sr as f64;
     let underrun_blocks = status.underrun_blocks.load(Ordering::Relaxed);
     let underrun_samples = status.underrun_samples.load(Ordering::Relaxed);
@@ -526,8 +564,8 @@ fn main() {
         "SOAK engine={} mode={mode_name} audio_min={:.2} wall_s={:.1} speed={:.1}x rate={sr} ch={ch} block={} hops={hops} \
          underrun_blocks={underrun_blocks} underrun_blocks_after_warmup={} underrun_samples={underrun_samples} \
          deadline_misses={deadline_misses} max_callback_late_us={} worker_max_hop_us={worker_max_us} hop_budget_us={:.0} \
-         sep_p50_us={:.0} sep_p99_us={:.0} sep_max_us={:.0} sep_steady_p99_us={:.0} sep_steady_max_us={:.0} \
-         process_p99_us={:.1} process_max_us={:.1} process_steady_max_us={:.1} \
+         sep_p50_us={:.0} sep_p99_us={:.0} sep_max_us={:.0} sep_steady_p99_us={:.0} sep_steady_max_us={:.0} sep_cpu_p99_us={:.0} sep_cpu_max_us={:.0} \
+         process_p99_us={:.1} process_max_us={:.1} process_steady_max_us={:.1} process_cpu_p99_us={:.1} process_cpu_max_us={:.1} \
          rss_warm_kib={rss_warm} rss_end_kib={rss_end} rss_max_kib={rss_max} rss_growth_kib={growth} rss_growth_second_half_kib={growth_second_half} \
          resets={resets} automation_changes={automation_changes} nonfinite_blocks={} separator_faults={} separator_running={running}",
         if o.neural { "neural" } else { "classic" },
@@ -543,9 +581,13 @@ fn main() {
         sep_all.max_us(),
         sep_steady.quantile_us(0.99),
         sep_steady.max_us(),
+        sep_cpu.quantile_us(0.99),
+        sep_cpu.max_us(),
         proc_all.quantile_us(0.99),
         proc_all.max_us(),
         proc_steady.max_us(),
+        proc_cpu.quantile_us(0.99),
+        proc_cpu.max_us(),
         status.nonfinite_blocks.load(Ordering::Relaxed),
         status.separator_faults.load(Ordering::Relaxed),
     );
@@ -577,10 +619,12 @@ fn main() {
             "separator_us": {
                 "p50": sep_all.quantile_us(0.5), "p99": sep_all.quantile_us(0.99), "p999": sep_all.quantile_us(0.999),
                 "max": sep_all.max_us(), "steady_p99": sep_steady.quantile_us(0.99), "steady_max": sep_steady.max_us(),
+                "cpu_p50": sep_cpu.quantile_us(0.5), "cpu_p99": sep_cpu.quantile_us(0.99), "cpu_max": sep_cpu.max_us(),
             },
             "process_us": {
                 "p50": proc_all.quantile_us(0.5), "p99": proc_all.quantile_us(0.99), "max": proc_all.max_us(),
                 "steady_p99": proc_steady.quantile_us(0.99), "steady_max": proc_steady.max_us(),
+                "cpu_p50": proc_cpu.quantile_us(0.5), "cpu_p99": proc_cpu.quantile_us(0.99), "cpu_max": proc_cpu.max_us(),
             },
             "rss_kib": { "after_warmup": rss_warm, "half_time": rss_half, "end": rss_end, "max": rss_max, "growth_after_warmup": growth, "growth_second_half": growth_second_half },
             "resets": resets,
