@@ -856,40 +856,35 @@ fn new_parameters_automate_without_non_finite_output() {
 
 #[test]
 fn old_states_load_with_neutral_new_parameters() {
-    // A state without the new parameters (as saved before they existed) loads, keeps its old
-    // values and leaves every new parameter at its default.
-    let mut a = Instance::new();
-    a.set_param("Vocals Mute", 1.0);
-    a.flush_params();
-    let state = a.save_state();
-    let Ok(text) = std::str::from_utf8(&state) else {
-        println!("state is not plain JSON; old-state check skipped");
-        return;
-    };
-    let ids = ["mode", "transition", "bleed_artifacts", "vocal_coherent", "bass_mono", "bass_mono_hz", "deess_on",
-        "deess_freq", "deess_thresh", "deess_ratio", "gate_on", "gate_thresh", "gate_range", "gate_attack", "gate_hold",
-        "gate_release"];
-    let mut old = text.to_string();
-    for id in ids {
-        // Remove `"id":<value>,` (values are numbers, bools or strings without commas).
-        let key = format!("\"{id}\":");
-        if let Some(start) = old.find(&key) {
-            let rest = &old[start..];
-            let end = rest.find([',', '}']).map_or(rest.len(), |i| if rest.as_bytes()[i] == b',' { i + 1 } else { i });
-            old.replace_range(start..start + end, "");
-        }
-    }
-    let old = old.replace(",}", "}");
-    assert!(!ids.iter().any(|id| old.contains(&format!("\"{id}\":"))), "could not strip the new parameters: {old}");
+    // A state as saved before issue 8 (nice-plug's JSON form, which it still reads when the
+    // state is not zstd-compressed): the old parameters and the old editor prefs only. It loads,
+    // keeps its values, and every new parameter sits at its default (mode Custom: the saved
+    // mute still decides).
+    let old = r#"{"version":"0.1.0","params":{"bypass":{"bool":false},"mix":{"f32":1.0},"engine":{"string":"classic"},
+        "vocals_gain":{"f32":-6.0},"vocals_mute":{"bool":true},"vocals_solo":{"bool":false},
+        "drums_gain":{"f32":0.0},"drums_mute":{"bool":false},"drums_solo":{"bool":false},
+        "bass_gain":{"f32":0.0},"bass_mute":{"bool":false},"bass_solo":{"bool":false},
+        "other_gain":{"f32":0.0},"other_mute":{"bool":false},"other_solo":{"bool":false}},
+        "fields":{"editor-prefs":"{\"show_details\":false}"}}"#;
+    // nice-plug's CLAP state stream: the payload's length (u64, little endian), then the payload.
+    let mut bytes = (old.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(old.as_bytes());
     let mut b = Instance::new();
-    // Change a new parameter first, so the load has to reset it.
-    b.set_param("Gate", 1.0);
-    b.flush_params();
-    assert!(b.load_state(old.as_bytes()), "old-style state rejected: {old}");
+    assert!(b.load_state(&bytes), "pre-issue-8 state rejected");
     let defaults = Instance::new().param_values();
-    for (name, v) in b.param_values() {
-        let expected = if name == "Vocals Mute" { 1.0 } else { defaults.iter().find(|(n, _)| *n == name).unwrap().1 };
-        assert!((v - expected).abs() < 1e-9, "{name} = {v} after loading an old state (expected {expected})");
+    let values = b.param_values();
+    for (name, v) in &values {
+        let expected = match name.as_str() {
+            "Vocals Mute" | "Engine" => 1.0,
+            "Vocals Gain" => gain(-6.0),
+            _ => defaults.iter().find(|(n, _)| n == name).unwrap().1,
+        };
+        assert!((v - expected).abs() < 1e-6, "{name} = {v} after loading an old state (expected {expected})");
     }
-    println!("old-style state ({} bytes) loaded: new parameters at their defaults", old.len());
+    // And it round-trips through the current format.
+    let now = b.save_state();
+    let mut c = Instance::new();
+    assert!(c.load_state(&now));
+    assert_eq!(c.param_values(), values);
+    println!("pre-issue-8 state loaded: old values kept, {} new parameters at their defaults", NEW_PARAMS.len());
 }
