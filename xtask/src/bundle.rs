@@ -35,6 +35,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let model = root.join("models").join("demix.onnx");
     let files: Vec<&Path> = [lib.as_path(), model.as_path()].into_iter().filter(|p| p.exists()).collect();
     let bundled = root.join("target").join("bundled");
+    // nice-plug-xtask takes any `target/<profile>/demix` executable for a standalone build of
+    // the plugin; ours is the command-line tool of the same name, which is no plugin.
+    for profile in ["release", "debug"] {
+        let cli = root.join("target").join(profile).join("demix");
+        let stray = bundled.join("demix");
+        if stray.is_file() && cli.is_file() && std::fs::read(&stray).ok() == std::fs::read(&cli).ok() {
+            std::fs::remove_file(&stray)?;
+        }
+    }
     if bundled.join("demix.clap").exists() {
         copy_into(&bundled.join(RESOURCES_DIR), &files)?;
     }
