@@ -140,6 +140,7 @@ fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: P
             "neural" => neural_setup(&model.clone().unwrap_or_else(default_model_path))
                 .map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
             "neural-fp32" => neural_setup(&model_fp32).map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
+            "baseline" => anyhow::bail!("the baseline engine is offline only (whole file, non-causal): nothing real-time to measure"),
             other => anyhow::bail!("unknown engine '{other}' (classic, neural, neural-fp32)"),
         };
         match setup {
