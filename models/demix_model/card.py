@@ -92,7 +92,8 @@ def main(argv=None):
     w(f"- Data manifest sha256: `{st.get('manifest_sha256')}` (also in the ONNX metadata).")
     w("- Random-mix augmentation: each example takes each stem from a random song and offset (25 % of "
       "examples keep one song's real mix), gain -9..+3 dB, channel swap, polarity flip, 5 % stem dropout, "
-      "random per-stem EQ (tilt +-1.5 dB/oct, two +-9 dB bells) in the last run.")
+      + ("random per-stem EQ (tilt +-1.5 dB/oct, two +-9 dB bells, p = %.2f)." % st["args"]["p_eq"]
+         if st.get("args", {}).get("p_eq") else "no random EQ (added to the trainer after this run)."))
     w("- Loss: L1 on the time-domain stems after ISTFT + 0.5 x multi-resolution STFT magnitude L1 "
       "(n_fft 2048, 512), normalised by the mixture level; AdamW, cosine LR with warm-up, EMA weights exported.")
     for r in a.runs:
@@ -106,15 +107,16 @@ def main(argv=None):
             thr = sorted(x["audio_per_s"] for x in tr)[len(tr) // 2]
             w(f"- run `{r}`: {tr[-1]['step']} steps, final train loss {tr[-1]['loss']:.3f}, "
               f"throughput {thr:.0f} s of audio per s, audio seen up to {tr[-1]['audio_hours']:.1f} h"
-              + (f"; last in-training valid SDR mean {va[-1]['sdr']['mean']:.2f}" if va else ""))
+              + (f"; last in-training valid SDR mean {va[-1]['sdr']['mean']:.2f} (6 excerpts)" if va else ""))
     w("")
     w("## Data ledger\n")
+    tot = sum(v["seconds"] for v in led.values()) or 1
     w("Seconds of each source the model saw, counted per stem drawn (one example of L seconds adds L to each "
-      "of its four stems' songs), summed over all runs.\n")
-    w("| licence(s) of the song's material | stem-seconds | share |")
+      f"of its four stems' songs), summed over all runs: {tot:,.0f} stem-seconds from {len(led)} songs. A song "
+      "mixes material under several licences, so the rows below overlap.\n")
+    w("| licence | stem-seconds of songs with material under it | share of all stem-seconds |")
     w("|---|---|---|")
     byl = ledger_by_licence(led)
-    tot = sum(byl.values()) or 1
     for k, v in list(byl.items())[:40]:
         w(f"| {k} | {v:,.0f} | {100 * v / tot:.1f} % |")
     w("\n<details><summary>per song</summary>\n")

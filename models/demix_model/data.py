@@ -291,10 +291,12 @@ def merge_ledgers(a, b):
 
 
 def ledger_by_licence(ledger):
+    """{licence: stem-seconds of songs that contain material under it} (a song with several
+    licences counts for each, so the values overlap)."""
     agg = {}
     for k, v in ledger.items():
-        key = " + ".join(v["licences"]) or "unknown"
-        agg[key] = agg.get(key, 0.0) + v["seconds"]
+        for lic in (v["licences"] or ["unknown"]):
+            agg[lic] = agg.get(lic, 0.0) + v["seconds"]
     return dict(sorted(agg.items(), key=lambda kv: -kv[1]))
 
 
