@@ -29,6 +29,14 @@ needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="Debian packages of mode
 STEMS = ("vocals", "drums", "bass", "other")
 
 
+def test_generator_tools_installed_when_strict():
+    """`cargo xtask test` installs the generator's tools, so there the rendering tests must run."""
+    if os.environ.get("DEMIX_STRICT_TESTS") != "1":
+        pytest.skip("DEMIX_STRICT_TESTS not set")
+    assert HAVE_TOOLS, "Debian packages for the generator tests are missing"
+    assert shutil.which("timidity"), "timidity is missing"
+
+
 def _check_items(info):
     for stem in STEMS:
         items = info["stems"][stem]["items"]

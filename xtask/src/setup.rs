@@ -9,7 +9,8 @@ use std::process::Command;
 use anyhow::{bail, Context};
 
 /// Debian packages for building the plugin (X11/GL/ALSA/JACK), headless GUI checks (Xvfb) and
-/// the dataset generator's tests (FluidSynth + a GM SoundFont, espeak-ng, ffmpeg).
+/// the dataset generator's tests (FluidSynth/TiMidity, the train and valid SoundFonts, MMA,
+/// openMSX songs, espeak-ng, recorded prompts, ffmpeg).
 pub const APT_PACKAGES: &[&str] = &[
     "pkg-config",
     "libx11-dev",
@@ -28,6 +29,12 @@ pub const APT_PACKAGES: &[&str] = &[
     "x11-apps",
     "fluidsynth",
     "fluid-soundfont-gm",
+    "csound-soundfont",
+    "freepats",
+    "timidity",
+    "mma",
+    "openttd-openmsx",
+    "asterisk-core-sounds-en-g722",
     "espeak-ng",
     "ffmpeg",
     "sox",

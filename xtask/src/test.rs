@@ -29,6 +29,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Command::new(venv_python())
             .args(["-m", "pytest", "-q", "models/tests/test_contract.py", "models/tests/test_data.py"])
             .env("DEMIX_ORT_LIB", &ort)
+            // Setup installed the generator's tools: their tests must run, not skip.
+            .env("DEMIX_STRICT_TESTS", "1")
             .current_dir(&root),
     )?;
     let smoke = root.join("scripts").join("editor-smoke.sh");
