@@ -21,7 +21,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     )?;
     run_cmd(
         Command::new("cargo")
-            .args(["test", "--workspace", "--exclude", "xtask"])
+            // Same features as the build above, so nice-plug is compiled once.
+            .args(["test", "--workspace", "--exclude", "xtask", "--features", "demix/assert_process_allocs"])
             .env("DEMIX_ORT_LIB", &ort)
             .current_dir(&root),
     )?;
