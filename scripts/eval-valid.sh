@@ -52,6 +52,8 @@ for d in "$VALID"/*/; do
 done
 [ "$n_songs" -gt 0 ] || { echo "eval-valid: no <song>/mixture.wav under $VALID" >&2; exit 1; }
 log "$n_songs songs in $VALID; engines: $ENGINES"
+# The models may be replaced while this runs (retraining): the report says if they changed.
+sha256sum "$MODEL" "$MODEL_FP32" > "$OUT/models.start.sha256" 2> /dev/null || true
 
 : > "$OUT/commands.txt"
 for e in $ENGINES; do
@@ -136,6 +138,14 @@ n_tracks = max(v["tracks"] for v in summary["engines"].values())
 L.append(f"Validation set `{valid}`: {n_tracks} songs, {audio_s/60:.1f} min; "
          f"commit `{summary['commit']}`; int8 model `{model}` sha256 `{sha(model)}…`, fp32 `{model_fp32}` sha256 `{sha(model_fp32)}…`; "
          f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}.")
+try:
+    start = {l.split()[1]: l.split()[0][:12] for l in open(os.path.join(out, "models.start.sha256")) if l.strip()}
+except OSError:
+    start = {}
+for p in (model, model_fp32):
+    if p in start and start[p] != sha(p):
+        L.append("")
+        L.append(f"**Warning: `{p}` changed during the run (sha256 `{start[p]}…` at the start): rerun.**")
 L.append("")
 L.append("Median over songs per stem (dB; higher is better). SDR (MDX) = 10·log10(Σs²/Σ(s−ŝ)²) over the whole song; "
          "BSS SDR/SIR/SAR = BSS-Eval v4 (museval-compatible, 1 s windows, median over windows).")
