@@ -244,7 +244,14 @@ pub fn render(panels: &[Panel<'_>], header: &str) -> Image {
     let db_hi = (top / 10.0).ceil() * 10.0;
     let db_lo = db_hi - DB_RANGE;
 
-    img.text(LEFT as i64, 9, header, BLACK);
+    // Header, cut to the width left of the colour bar.
+    let max_chars = ((WIDTH - RIGHT) as usize + 8) / (8 * FONT_SCALE as usize) - LEFT as usize / (8 * FONT_SCALE as usize);
+    let header: String = if header.chars().count() > max_chars {
+        header.chars().take(max_chars.saturating_sub(3)).chain("...".chars()).collect()
+    } else {
+        header.to_string()
+    };
+    img.text(LEFT as i64, 9, &header, BLACK);
     let t_step = nice_step(duration, 12);
     let freq_ticks: Vec<f32> = [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0]
         .into_iter()
@@ -303,7 +310,7 @@ pub fn render(panels: &[Panel<'_>], header: &str) -> Image {
     img.rect(bar_x - 1, bar_y0 + bar_h, 18, 1, BLACK);
     img.rect(bar_x - 1, bar_y0 - 1, 1, bar_h + 2, BLACK);
     img.rect(bar_x + 16, bar_y0 - 1, 1, bar_h + 2, BLACK);
-    img.text(bar_x - 10, 9, "dBFS", BLACK);
+    img.text(bar_x - 10, HEADER_H as i64 - 2, "dBFS", BLACK);
     let mut d = db_hi;
     while d >= db_lo - 1e-3 {
         let y = bar_y0 + ((db_hi - d) / DB_RANGE * (bar_h - 1) as f32).round() as i64;
@@ -343,6 +350,19 @@ mod tests {
         assert_eq!(colormap(0.0), [0, 0, 4]);
         assert_eq!(colormap(1.0), [252, 255, 164]);
         assert_eq!(colormap(f32::NAN), [0, 0, 4]);
+    }
+
+    #[test]
+    fn long_header_empty_and_silent_panels() {
+        let silent = vec![vec![0.0f32; 1000]; 2];
+        let empty: Vec<Vec<f32>> = vec![vec![]];
+        let panels = [
+            Panel { title: "silent".into(), channels: &silent, sample_rate: 8000 },
+            Panel { title: "empty".into(), channels: &empty, sample_rate: 44100 },
+        ];
+        let img = render(&panels, &"x".repeat(500));
+        assert_eq!((img.width, img.height), image_size(2));
+        assert_eq!(img.rgb.len(), (3 * img.width * img.height) as usize);
     }
 
     #[test]

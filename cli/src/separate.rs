@@ -165,7 +165,7 @@ fn separate_one(
         for (name, audio) in &outputs {
             panels.push(plot::Panel { title: name.clone(), channels: &audio.channels, sample_rate: audio.sample_rate });
         }
-        let header = format!("{song}  ({} engine)", engine.name());
+        let header = format!("{song}: {}", engine.name());
         let path = dir.join("spectrogram.png");
         plot::write_png(&path, &plot::render(&panels, &header))?;
     }
