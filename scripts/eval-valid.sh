@@ -30,6 +30,10 @@ log() { echo "eval-valid: $*" >&2; }
 now() { date +%s.%N; }
 
 T_START=$(now)
+# Commit at the start (the build uses the working tree; "+dirty" if cli/ or engine/ differ).
+COMMIT=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+git diff --quiet HEAD -- cli engine 2> /dev/null || COMMIT="$COMMIT+dirty"
+export COMMIT
 if [ -z "${DEMIX:-}" ]; then
   log "building the release binary (cargo build --release -p demix-cli)"
   cargo build --release -q -p demix-cli >&2
@@ -117,7 +121,7 @@ cmds = {}
 for line in open(os.path.join(out, "commands.txt")):
     e, s, ev = line.rstrip("\n").split("\t")
     cmds[e] = (s, ev)
-rows, summary = [], {"valid": valid, "audio_seconds": audio_s, "commit": git("rev-parse", "--short", "HEAD"),
+rows, summary = [], {"valid": valid, "audio_seconds": audio_s, "commit": os.environ.get("COMMIT") or git("rev-parse", "--short", "HEAD"),
                      "models": {model: sha(model), model_fp32: sha(model_fp32)}, "engines": {}}
 def f(v):
     return "–" if v is None else f"{v:.2f}"
