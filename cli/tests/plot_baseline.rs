@@ -2,24 +2,14 @@
 //! lengths and rates are kept, and the spectrogram PNG decodes, has the documented size and
 //! is not blank.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use demix_cli::audio::{decode, write_audio, Audio, OutFormat};
 use demix_cli::plot;
 
-const STEMS: [&str; 4] = ["vocals", "drums", "bass", "other"];
+mod common;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("demix-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn demix() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_demix"))
-}
+use common::{demix, error_db, tmpdir, STEMS};
 
 /// Bass tone (centre), a voice-like tone (centre), a side-only tone, clicks; plus noise.
 fn signal(rate: u32, channels: usize, secs: f32) -> Audio {
@@ -44,17 +34,6 @@ fn signal(rate: u32, channels: usize, secs: f32) -> Audio {
         })
         .collect();
     Audio { sample_rate: rate, channels: chans }
-}
-
-fn error_db(reference: &[Vec<f32>], estimate: &[Vec<f32>]) -> f64 {
-    let (mut e, mut s) = (0.0f64, 0.0f64);
-    for (r, x) in reference.iter().zip(estimate) {
-        for (a, b) in r.iter().zip(x) {
-            e += ((a - b) as f64).powi(2);
-            s += (*a as f64).powi(2);
-        }
-    }
-    10.0 * (e / s).log10()
 }
 
 /// Decodes a PNG into (width, height, RGB bytes).
