@@ -182,7 +182,8 @@ impl RealtimeEngine {
     /// output. `offline` allows waiting for the worker (host offline render).
     pub fn process(&mut self, channels: &mut [&mut [f32]], settings: &MixSettings, offline: bool) {
         self.mixer.set(settings);
-        let len = channels.first().map_or(0, |c| c.len());
+        // Slices of unequal length (never from CLAP/VST3) are processed up to the shortest.
+        let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
         let mut start = 0;
         let mut peaks = [0.0f32; N_STEMS];
         let mut out_peak = 0.0f32;
