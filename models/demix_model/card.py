@@ -74,7 +74,12 @@ def main(argv=None):
       f"median over tracks; silent reference stems skipped. dB.\n")
     w("| system | " + " | ".join(f"{s} SDR / SI-SDR" for s in STEMS) + " | mean SDR / SI-SDR |")
     w("|---|" + "---|" * (len(STEMS) + 1))
-    w("| classical separator (Rust engine) | " + " | ".join("TBD" for _ in STEMS) + " | TBD |")
+    classic = ev.get("classic")  # {stem: [sdr, si_sdr]} from `demix eval` (scripts/eval-valid.sh)
+    if classic:
+        w("| classical separator (Rust engine) | " + " | ".join(f"{fmt(classic[s][0])} / {fmt(classic[s][1])}" for s in STEMS)
+          + f" | {fmt(sum(classic[s][0] for s in STEMS) / len(STEMS))} / {fmt(sum(classic[s][1] for s in STEMS) / len(STEMS))} |")
+    else:
+        w("| classical separator (Rust engine) | see `docs/RESULTS.md` (`scripts/eval-valid.sh`) | | | | |")
     mb = ev.get("mixture_over_4")
     if mb:
         w("| mixture / 4 (no separation) | " + " | ".join(f"{fmt(mb[s])} / -" for s in STEMS) +
