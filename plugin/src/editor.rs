@@ -114,23 +114,29 @@ pub fn message_is_error(msg: &str) -> bool {
     m.contains("unavailable") || m.contains("error") || m.contains("could not") || m.contains("failed")
 }
 
-/// A host-aware edit of one float parameter from an egui response.
-fn edit_float(setter: &ParamSetter, param: &FloatParam, resp: &egui::Response, value: f32) {
+/// Wraps a control's edit in the host's automation gesture: a drag is one begin/end gesture;
+/// a click or keyboard change is a gesture of its own. `set` writes the new value.
+fn in_gesture(setter: &ParamSetter, param: &FloatParam, resp: &egui::Response, set: impl Fn()) {
     if resp.drag_started() {
         setter.begin_set_parameter(param);
     }
     if resp.changed() {
         if resp.dragged() || resp.drag_started() {
-            setter.set_parameter(param, value);
+            set();
         } else {
             setter.begin_set_parameter(param);
-            setter.set_parameter(param, value);
+            set();
             setter.end_set_parameter(param);
         }
     }
     if resp.drag_stopped() {
         setter.end_set_parameter(param);
     }
+}
+
+/// A host-aware edit of one float parameter (plain value) from an egui response.
+fn edit_float(setter: &ParamSetter, param: &FloatParam, resp: &egui::Response, value: f32) {
+    in_gesture(setter, param, resp, || setter.set_parameter(param, value));
 }
 
 fn toggle_bool(setter: &ParamSetter, param: &BoolParam) {
@@ -154,21 +160,7 @@ fn param_row(ui: &mut egui::Ui, setter: &ParamSetter, param: &FloatParam, label:
     });
     let mut n = param.unmodulated_normalized_value();
     let r = ui.add_enabled(enabled, egui::Slider::new(&mut n, 0.0..=1.0).show_value(false));
-    if r.drag_started() {
-        setter.begin_set_parameter(param);
-    }
-    if r.changed() {
-        if r.dragged() || r.drag_started() {
-            setter.set_parameter_normalized(param, n);
-        } else {
-            setter.begin_set_parameter(param);
-            setter.set_parameter_normalized(param, n);
-            setter.end_set_parameter(param);
-        }
-    }
-    if r.drag_stopped() {
-        setter.end_set_parameter(param);
-    }
+    in_gesture(setter, param, &r, || setter.set_parameter_normalized(param, n));
     if r.double_clicked() {
         reset_float(setter, param);
     }
