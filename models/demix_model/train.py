@@ -209,6 +209,16 @@ def main(argv=None):
         with open(os.path.join(run, "ledger.json"), "w") as f:
             json.dump({"audio_seconds": audio_s, "steps": step, "tracks": led}, f, indent=1)
 
+    def validate_and_keep_best():
+        """Scores the EMA weights on the valid set, logs it, and keeps best.pt when the mean improves."""
+        nonlocal best
+        vl, per = validate(ema, vset, dev, chunk=a.chunk)
+        if per["mean"] > best:
+            best = per["mean"]
+            save(os.path.join(run, "best.pt"), {"valid": per})
+        log(f"valid step {step}: loss {vl:.4f} SDR " + " ".join(f"{k} {v:.2f}" for k, v in per.items()),
+            kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
+
     t_start = time.time()
     t_valid = t_save = t_print = time.time()
     win_audio, win_t, win_loss = 0.0, time.time(), []
@@ -250,23 +260,13 @@ def main(argv=None):
                 audio_hours=audio_s / 3600)
             win_audio, win_t, win_loss, t_print = 0.0, time.time(), [], time.time()
         if vset is not None and time.time() - t_valid > a.valid_every:
-            vl, per = validate(ema, vset, dev, chunk=a.chunk)
-            if per["mean"] > best:
-                best = per["mean"]
-                save(os.path.join(run, "best.pt"), {"valid": per})
-            log(f"valid step {step}: loss {vl:.4f} SDR " + " ".join(f"{k} {v:.2f}" for k, v in per.items()),
-                kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
+            validate_and_keep_best()
             t_valid = time.time()
         if time.time() - t_save > 120:
             save(last)
             t_save = time.time()
     if vset is not None:
-        vl, per = validate(ema, vset, dev, chunk=a.chunk)
-        if per["mean"] > best:
-            best = per["mean"]
-            save(os.path.join(run, "best.pt"), {"valid": per})
-        log(f"valid step {step}: loss {vl:.4f} SDR " + " ".join(f"{k} {v:.2f}" for k, v in per.items()),
-            kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
+        validate_and_keep_best()
     else:
         save(os.path.join(run, "best.pt"))
     save(last)
