@@ -62,6 +62,21 @@ pub fn entry() -> &'static PluginEntry {
     })
 }
 
+/// Loads the plugin binary at `path` (e.g. a copy laid out like an installed bundle), once per
+/// path and process; the entry lives until the process ends.
+pub fn load_entry(path: &std::path::Path) -> &'static PluginEntry {
+    static ENTRIES: std::sync::Mutex<Vec<(PathBuf, &'static PluginEntry)>> = std::sync::Mutex::new(Vec::new());
+    let mut entries = ENTRIES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, e)) = entries.iter().find(|(p, _)| p == path) {
+        return e;
+    }
+    // SAFETY: as in `entry()`: our own, trusted binary.
+    let e = unsafe { PluginEntry::load(path) }.unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    let e: &'static PluginEntry = Box::leak(Box::new(e));
+    entries.push((path.to_path_buf(), e));
+    e
+}
+
 /// Warns (does not fail) when the plugin binary lacks nice-plug's allocation checker or is
 /// older than the plugin/engine sources, since either makes a green run mean less.
 fn warn_if_unchecked_or_stale(path: &std::path::Path) {
@@ -208,14 +223,19 @@ pub fn block_plan(len: usize, pattern: &[usize]) -> Vec<usize> {
 impl Instance {
     /// Creates a new instance of demix.
     pub fn new() -> Self {
-        let factory = entry().get_plugin_factory().expect("no plugin factory");
+        Self::with_entry(entry())
+    }
+
+    /// Creates a new instance of demix from another loaded binary (see [`load_entry`]).
+    pub fn with_entry(entry: &'static PluginEntry) -> Self {
+        let factory = entry.get_plugin_factory().expect("no plugin factory");
         let id = CString::new(PLUGIN_ID).unwrap();
         assert!(
             factory.plugin_descriptors().any(|d| d.id().is_some_and(|i| i == id.as_c_str())),
             "plugin {PLUGIN_ID} not in the factory"
         );
         let host = HostInfo::new("demix-e2e", "demix", "https://example.invalid", "0.1.0").unwrap();
-        let instance = PluginInstance::<TestHost>::new(|_| HostShared::default(), |_| HostMain::default(), entry(), &id, &host)
+        let instance = PluginInstance::<TestHost>::new(|_| HostShared::default(), |_| HostMain::default(), entry, &id, &host)
             .expect("instantiating demix");
         Instance {
             instance,
