@@ -709,7 +709,7 @@ struct Removal {
     drop_db: f64,
     /// Same with Bleed/Artifacts at +100 % (hardest masks).
     drop_hard_db: f64,
-    /// The engine's SIR for that stem, dB.
+    /// The engine's vocal SIR, dB.
     sir_db: f64,
     /// Error of (mode output) against (Full mix output - soloed stem), dB re. the mode output.
     identity_db: f64,
@@ -717,9 +717,9 @@ struct Removal {
 
 /// Definitions (energies are least-squares projections onto the true, latency-aligned stems
 /// over 0.5 s .. end, stereo; see `signal::projected_energy`):
-///  * the engine's SIR for stem s: its separated stem (Custom mode, stem s soloed) holds E_s of
-///    the true stem s and E_i = the sum over the other stems of their energy in it;
-///    SIR_s = 10 log10(E_s / E_i) (BSS-Eval's SIR with a gain-only projection).
+///  * the engine's vocal SIR: its separated vocal stem (Custom mode, vocals soloed) holds E_v of
+///    the true vocals and E_i = the sum over the other stems of their energy in it;
+///    SIR = 10 log10(E_v / E_i) (BSS-Eval's SIR with a gain-only projection).
 ///  * the drop of stem s in a mode: 10 log10(E_s in Full mix / E_s in the mode's output).
 /// Classic engine (deterministic, no model needed).
 fn measure_stem_removal() -> Vec<Removal> {
@@ -748,8 +748,11 @@ fn measure_stem_removal() -> Vec<Removal> {
         [(0usize, "Vocals Solo", INSTRUMENTAL, "Instrumental"), (1, "Drums Solo", ACAPELLA, "Acapella")]
     {
         let (_, sep) = render(CUSTOM, Some(solo), false);
-        let target = e(&sep, stem);
-        let interference: f64 = (0..4).filter(|&s| s != stem).map(|s| e(&sep, s)).sum();
+        // Both modes are held to the engine's vocal SIR (the issue's wording; the Acapella
+        // output is the separated vocal stem, so its SIR is what it still holds of the rest).
+        let (_, vocal_sep) = render(CUSTOM, Some("Vocals Solo"), false);
+        let target = e(&vocal_sep, 0);
+        let interference: f64 = (1..4).map(|s| e(&vocal_sep, s)).sum();
         let (_, y) = render(mode, None, false);
         let (_, y_hard) = render(mode, None, true);
         // Instrumental = all but the vocal stem = Full mix - vocal stem (the stems sum to the
@@ -757,7 +760,7 @@ fn measure_stem_removal() -> Vec<Removal> {
         let expected: Vec<Vec<f32>> = if mode == INSTRUMENTAL {
             full.iter().zip(&sep).map(|(f, v)| f.iter().zip(v).map(|(a, b)| a - b).collect()).collect()
         } else {
-            render(CUSTOM, Some("Vocals Solo"), false).1
+            vocal_sep.clone()
         };
         let r = Removal {
             mode_name,
@@ -769,7 +772,7 @@ fn measure_stem_removal() -> Vec<Removal> {
         };
         println!(
             "{}: stem {} energy in Full mix {:.2}, in {} {:.3}: drop {:.1} dB (hard masks, Bleed/Artifacts +100 %: {:.1} dB); \
-             engine SIR of that stem {:.1} dB; mode output vs. expected stem sum: {:.1} dB",
+             engine vocal SIR {:.1} dB; mode output vs. expected stem sum: {:.1} dB",
             r.mode_name, r.stem, e(&full, stem), r.mode_name, e(&y, stem), r.drop_db, r.drop_hard_db, r.sir_db, r.identity_db
         );
         out.push(r);
@@ -792,12 +795,12 @@ fn instrumental_and_acapella_remove_the_separated_stems() {
 }
 
 #[test]
-#[ignore = "issue 8 acceptance: not met by the Classic engine (the neural engine must meet it); run with --ignored"]
+#[ignore = "issue 8 acceptance on synthetic stems: not met by the Classic engine (tests/neural.rs checks the Neural engine on the demo mix); run with --ignored"]
 fn instrumental_and_acapella_drop_at_least_the_engine_sir() {
     for r in measure_stem_removal() {
         assert!(
             r.drop_db >= r.sir_db,
-            "{}: stem {} dropped {:.1} dB < the engine's SIR {:.1} dB",
+            "{}: stem {} dropped {:.1} dB < the engine's vocal SIR {:.1} dB",
             r.mode_name,
             r.stem,
             r.drop_db,

@@ -1,0 +1,168 @@
+//! The neural engine through the plugin, installed the way a user installs it: the plugin
+//! binary is laid out as `demix.clap` with `demix-resources/{demix.onnx, libonnxruntime.so.*}`
+//! beside it (what `cargo xtask bundle` produces), loaded by the CLAP host, and run on a mix
+//! built here from the demo clip's four known stems.
+//!
+//! Issue 5's acceptance: each stem's SDR with the Neural engine beats the Classic engine's on
+//! the same mix, through the same host path.
+
+use std::path::{Path, PathBuf};
+
+use demix_cli::audio::decode;
+use demix_cli::metrics::sdr_mdx;
+use demix_e2e::{load_entry, plugin_path, Instance};
+
+const STEMS: [&str; 4] = ["vocals", "drums", "bass", "other"];
+const SOLO: [&str; 4] = ["Vocals Solo", "Drums Solo", "Bass Solo", "Other Solo"];
+/// CLAP values of the "Engine" parameter.
+const NEURAL: f64 = 0.0;
+const CLASSIC: f64 = 1.0;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The ONNX Runtime library the bundle should carry: `DEMIX_ORT_LIB` or the cache that
+/// `cargo xtask fetch-ort` fills.
+fn ort_library() -> PathBuf {
+    let from_env = std::env::var_os("DEMIX_ORT_LIB").map(PathBuf::from).filter(|p| p.is_file());
+    let cached = std::fs::read_dir(repo().join(".cache").join("ort"))
+        .ok()
+        .and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so")))
+        });
+    from_env.or(cached).expect("no ONNX Runtime library: run `cargo xtask fetch-ort` (or set DEMIX_ORT_LIB)")
+}
+
+/// Lays the built plugin out like an installed bundle in a fresh folder under `target/` and
+/// returns the path of its `demix.clap`.
+fn install_bundle() -> PathBuf {
+    let built = plugin_path();
+    assert!(built.exists(), "{} not found: build the plugin first (`cargo build -p demix`)", built.display());
+    let dir = repo().join("target").join(format!("e2e-bundle-{}", std::process::id()));
+    let resources = dir.join("demix-resources");
+    std::fs::create_dir_all(&resources).unwrap();
+    let clap = dir.join("demix.clap");
+    if std::fs::hard_link(&built, &clap).is_err() {
+        std::fs::copy(&built, &clap).unwrap();
+    }
+    std::fs::copy(repo().join("models").join("demix.onnx"), resources.join("demix.onnx")).unwrap();
+    let ort = ort_library();
+    std::os::unix::fs::symlink(&ort, resources.join(ort.file_name().unwrap())).unwrap();
+    clap
+}
+
+struct Cleanup(PathBuf);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read_stereo(path: &Path) -> (u32, Vec<Vec<f32>>) {
+    let d = decode(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut ch = d.audio.channels;
+    if ch.len() == 1 {
+        ch.push(ch[0].clone());
+    }
+    (d.audio.sample_rate, ch)
+}
+
+/// Renders `input` offline with the given parameter changes (CLAP values) applied before
+/// activation; returns the output aligned to the input (the reported latency removed).
+fn render(clap: &Path, sr: f64, input: &[Vec<f32>], params: &[(&str, f64)]) -> Vec<Vec<f32>> {
+    let mut inst = Instance::with_entry(load_entry(clap));
+    assert!(inst.set_render_mode(true));
+    for (name, v) in params {
+        inst.set_param(name, *v);
+    }
+    inst.flush_params();
+    inst.activate(sr, 1024);
+    let lat = inst.latency() as usize;
+    let len = input[0].len();
+    let padded: Vec<Vec<f32>> = input
+        .iter()
+        .map(|c| c.iter().copied().chain(std::iter::repeat(0.0).take(lat)).collect())
+        .collect();
+    let out = inst.process(&padded, &[512, 1024, 333, 64]);
+    out.into_iter().map(|c| c[lat..lat + len].to_vec()).collect()
+}
+
+/// The demo clip's four stems (`[stem][channel][sample]`, equal lengths), their sum and the
+/// sample rate.
+fn known_mix() -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
+    let demo = repo().join("demo").join("stems");
+    let mut sr = 0;
+    let stems: Vec<Vec<Vec<f32>>> = STEMS
+        .iter()
+        .map(|s| {
+            let (rate, x) = read_stereo(&demo.join(format!("{s}.flac")));
+            sr = rate;
+            x
+        })
+        .collect();
+    let len = stems.iter().map(|s| s[0].len()).min().unwrap();
+    let stems: Vec<Vec<Vec<f32>>> = stems.into_iter().map(|s| s.into_iter().map(|c| c[..len].to_vec()).collect()).collect();
+    let mix = (0..2).map(|c| (0..len).map(|i| stems.iter().map(|s| s[c][i]).sum()).collect()).collect();
+    (sr as f64, stems, mix)
+}
+
+#[test]
+#[ignore = "issue 5 acceptance not met yet: the shipped model loses to Classic on the demo mix's vocals and drums (see docs/RESULTS.md); run with --ignored"]
+fn neural_engine_beats_classic_on_every_stem_of_a_known_mix() {
+    let (sr, stems, mix) = known_mix();
+    let clap = install_bundle();
+    let _cleanup = Cleanup(clap.parent().unwrap().to_path_buf());
+    let mut table = Vec::new();
+    for (s, name) in STEMS.iter().enumerate() {
+        let neural = sdr_mdx(&stems[s], &render(&clap, sr, &mix, &[("Engine", NEURAL), (SOLO[s], 1.0)]));
+        let classic = sdr_mdx(&stems[s], &render(&clap, sr, &mix, &[("Engine", CLASSIC), (SOLO[s], 1.0)]));
+        println!("{name:>6}: SDR neural {neural:6.2} dB, classic {classic:6.2} dB ({:+.2} dB)", neural - classic);
+        table.push((name, neural, classic));
+    }
+    let mean = |k: fn(&(&&str, f64, f64)) -> f64| table.iter().map(k).sum::<f64>() / 4.0;
+    println!("  mean: SDR neural {:6.2} dB, classic {:6.2} dB", mean(|t| t.1), mean(|t| t.2));
+    for (name, neural, classic) in &table {
+        assert!(neural > classic, "{name}: the neural engine ({neural:.2} dB) does not beat Classic ({classic:.2} dB)");
+    }
+}
+
+/// CLAP values (step index) of the "Mode" parameter.
+const FULL_MIX: f64 = 0.0;
+const ACAPELLA: f64 = 1.0;
+const INSTRUMENTAL: f64 = 2.0;
+
+#[test]
+fn neural_instrumental_and_acapella_drop_at_least_the_engine_sir() {
+    // Issue 8's listening-free check on the known mix: "in Instrumental mode the vocal stem's
+    // energy in the output drops by at least the engine's measured vocal SIR; in Acapella mode
+    // the drums' energy drops likewise" (by at least that vocal SIR: the Acapella output is
+    // the separated vocal stem, and its SIR is how much of the other stems it still holds).
+    // Energies are least-squares projections onto the true stems after 0.5 s (as in e2e.rs):
+    //  * vocal SIR = the vocals' energy in the separated vocal stem / the other stems' energy there;
+    //  * drop of stem s in a mode = its energy in Full mix / its energy in the mode's output.
+    // Measured for both engines; the Neural engine must pass, Classic is printed for reference.
+    let (sr, stems, mix) = known_mix();
+    let clap = install_bundle();
+    let _cleanup = Cleanup(clap.parent().unwrap().to_path_buf());
+    let range = (0.5 * sr) as usize..mix[0].len();
+    let e = |y: &[Vec<f32>], s: usize| demix_e2e::signal::projected_energy(y, &stems[s], range.clone());
+    let db = |a: f64, b: f64| 10.0 * (a / b).log10();
+    for (engine, engine_name) in [(CLASSIC, "Classic"), (NEURAL, "Neural")] {
+        let full = render(&clap, sr, &mix, &[("Engine", engine), ("Mode", FULL_MIX)]);
+        let vocals = render(&clap, sr, &mix, &[("Engine", engine), ("Mode", ACAPELLA)]);
+        let interference: f64 = (1..4).map(|s| e(&vocals, s)).sum();
+        let sir = db(e(&vocals, 0), interference);
+        let instrumental = render(&clap, sr, &mix, &[("Engine", engine), ("Mode", INSTRUMENTAL)]);
+        let vocal_drop = db(e(&full, 0), e(&instrumental, 0));
+        let drum_drop = db(e(&full, 1), e(&vocals, 1));
+        println!(
+            "{engine_name}: vocal SIR {sir:.1} dB; Instrumental: vocals drop {vocal_drop:.1} dB; Acapella: drums drop {drum_drop:.1} dB"
+        );
+        if engine == NEURAL {
+            assert!(vocal_drop >= sir, "Instrumental: the vocals dropped {vocal_drop:.1} dB < the engine's vocal SIR {sir:.1} dB");
+            assert!(drum_drop >= sir, "Acapella: the drums dropped {drum_drop:.1} dB < the engine's vocal SIR {sir:.1} dB");
+        }
+    }
+}
