@@ -6,6 +6,8 @@
 //! stem frame per output sample from the output ring, (3) applies smoothed per-stem gains,
 //! dry/wet and bypass. A frame that is not ready is replaced by the dry signal delayed by the
 //! latency (counted as an underrun); the frame is discarded when it arrives later.
+//! [`RealtimeEngine::process_with_stems`] also writes each post-fader stem to its own buffers
+//! (the plugin's optional per-stem output buses).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -180,7 +182,39 @@ impl RealtimeEngine {
 
     /// Processes one block in place: `channels[ch][sample]` holds the input and receives the
     /// output. `offline` allows waiting for the worker (host offline render).
+    /// Same as [`Self::process_with_stems`] without stem outputs.
     pub fn process(&mut self, channels: &mut [&mut [f32]], settings: &MixSettings, offline: bool) {
+        self.process_with_stems(channels, &mut [], settings, offline);
+    }
+
+    /// [`Self::process`], and also writes each stem to its own caller-provided buffers
+    /// (per-stem output buses): `stem_outputs[s][k][sample]` is channel `k` of stem `s`
+    /// (engine order vocals, drums, bass, other), at the same sample positions as `channels`.
+    /// Allocation-free like `process`.
+    ///
+    /// What a stem bus carries:
+    /// - the stem *post-fader*: multiplied by its smoothed gain (fader, mute, solo and mode
+    ///   crossfades), i.e. exactly what the stem contributes to the main mix, and by
+    ///   `1 - bypass` (smoothed), so Bypass fades the stem buses to silence while the main bus
+    ///   plays the delayed dry signal;
+    /// - Dry/Wet ("Mix") is **not** applied: it only blends the main bus. At Dry/Wet 100 %
+    ///   and no bypass the stem buses sum exactly (up to float rounding) to the main bus;
+    /// - silence for every sample without a separated stem frame (the first `latency` samples
+    ///   after activation or a restart, an underrun in real-time mode, a pending flush, no
+    ///   worker): the main bus plays the delayed dry signal there, which belongs to no stem;
+    /// - silence for a stem sample that is not finite (a worker bug; the main bus plays dry).
+    ///
+    /// Channels: stem bus channel `k` carries the stem's channel `min(k, channels - 1)`, so a
+    /// mono engine fills both sides of a stereo stem bus and a mono bus of a stereo engine gets
+    /// the left channel. Stems beyond `stem_outputs.len()` are not written; samples beyond a
+    /// stem channel's length are skipped; `stem_outputs` entries past [`N_STEMS`] are ignored.
+    pub fn process_with_stems(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        stem_outputs: &mut [&mut [&mut [f32]]],
+        settings: &MixSettings,
+        offline: bool,
+    ) {
         self.mixer.set(settings);
         // Slices of unequal length (never from CLAP/VST3) are processed up to the shortest.
         let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
@@ -191,7 +225,8 @@ impl RealtimeEngine {
         let mut nonfinite = false;
         while start < len {
             let n = (len - start).min(self.cfg.chunk());
-            nonfinite |= self.process_chunk(channels, start, n, offline, &mut peaks, &mut out_peak, &mut underruns);
+            nonfinite |=
+                self.process_chunk(channels, stem_outputs, start, n, offline, &mut peaks, &mut out_peak, &mut underruns);
             start += n;
         }
         for (s, p) in peaks.iter().enumerate() {
@@ -211,6 +246,7 @@ impl RealtimeEngine {
     fn process_chunk(
         &mut self,
         channels: &mut [&mut [f32]],
+        stem_outputs: &mut [&mut [&mut [f32]]],
         start: usize,
         n: usize,
         offline: bool,
@@ -310,6 +346,15 @@ impl RealtimeEngine {
                 };
                 *out_peak = out_peak.max(y.abs());
                 channels[c][start + i] = y;
+            }
+            // Per-stem buses: post-fader stem, faded out by bypass, silent without a frame.
+            let stem_gain = 1.0 - bypass;
+            for (s, bus) in stem_outputs.iter_mut().take(N_STEMS).enumerate() {
+                for (k, out) in bus.iter_mut().enumerate() {
+                    let Some(out) = out.get_mut(start + i) else { continue };
+                    let v = if have_frame { stem_gain * g[s] * self.frame[s * stride + k.min(stride - 1)] } else { 0.0 };
+                    *out = if v.is_finite() { v } else { 0.0 };
+                }
             }
         }
         if self.flushing.is_none() {

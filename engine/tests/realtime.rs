@@ -226,3 +226,197 @@ fn process_never_allocates() {
     }
     assert_eq!(violation_count(), 0, "allocations on the audio thread");
 }
+
+/// Runs `x` through [`RealtimeEngine::process_with_stems`] in blocks of `block` samples with
+/// `bus_channels`-channel stem buses; returns the main output and `stems[s][channel][sample]`.
+fn run_with_stems(
+    eng: &mut RealtimeEngine,
+    x: &[Vec<f32>],
+    block: usize,
+    settings: &MixSettings,
+    bus_channels: usize,
+) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
+    let mut y = x.to_vec();
+    let len = x[0].len();
+    // Garbage in the stem buffers: the engine must overwrite every sample.
+    let mut stems = vec![vec![vec![7.0f32; len]; bus_channels]; 4];
+    let mut start = 0;
+    while start < len {
+        let n = block.min(len - start);
+        let mut chans: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..start + n]).collect();
+        let mut bus_chans: Vec<Vec<&mut [f32]>> =
+            stems.iter_mut().map(|s| s.iter_mut().map(|c| &mut c[start..start + n]).collect()).collect();
+        let mut buses: Vec<&mut [&mut [f32]]> = bus_chans.iter_mut().map(|b| &mut b[..]).collect();
+        eng.process_with_stems(&mut chans, &mut buses, settings, true);
+        start += n;
+    }
+    (y, stems)
+}
+
+/// Largest |main - Σ stem buses| over `from..`, channel `c` of the main against bus channel `c`.
+fn stem_sum_error(main: &[Vec<f32>], stems: &[Vec<Vec<f32>>], from: usize) -> f32 {
+    let mut worst = 0.0f32;
+    for (c, m) in main.iter().enumerate() {
+        for t in from..m.len() {
+            let sum: f32 = stems.iter().map(|s| s[c][t]).sum();
+            worst = worst.max((m[t] - sum).abs());
+        }
+    }
+    worst
+}
+
+fn stem_energy(stem: &[Vec<f32>], range: std::ops::Range<usize>) -> f64 {
+    stem.iter().flat_map(|c| &c[range.clone()]).map(|v| (*v as f64).powi(2)).sum()
+}
+
+#[test]
+fn stem_buses_sum_to_the_main_output_at_unity() {
+    for sr in [44100.0f32, 48000.0] {
+        for block in [64usize, 333] {
+            let mut eng = engine(sr, 2, block);
+            let lat = eng.latency_samples();
+            let x = signal(sr as usize * 3 / 2, sr);
+            let (y, stems) = run_with_stems(&mut eng, &x, block, &MixSettings::default(), 2);
+            let err = stem_sum_error(&y, &stems, lat);
+            let energies: Vec<f64> = stems.iter().map(|s| stem_energy(s, lat..x[0].len())).collect();
+            let main_energy = energy(&y);
+            eprintln!(
+                "sr {sr} block {block}: max |main - sum of stem buses| after latency {err:.2e}; \
+                 stem bus energies {energies:.2?} (main {main_energy:.2})"
+            );
+            assert!(err <= 1e-5, "sr {sr} block {block}: stem buses do not sum to the main bus ({err:e})");
+            // Before the first stem frame the main bus plays the delayed dry signal and every
+            // stem bus is silent.
+            assert!(stems.iter().flatten().all(|c| c[..lat].iter().all(|&v| v == 0.0)), "stem buses before the latency");
+            assert!(energies.iter().filter(|&&e| e > 1e-3 * main_energy).count() >= 2, "stem buses carry no signal");
+            // And the main output is unchanged by asking for stems.
+            let mut plain = engine(sr, 2, block);
+            assert!(run(&mut plain, &x, block, &MixSettings::default(), true) == y, "main bus differs from process()");
+        }
+    }
+}
+
+#[test]
+fn muted_stem_bus_is_silent_and_the_others_unchanged() {
+    let sr = 44100.0;
+    let x = signal(sr as usize * 2, sr);
+    let mut eng = engine(sr, 2, 256);
+    let lat = eng.latency_samples();
+    let (_, unity) = run_with_stems(&mut eng, &x, 256, &MixSettings::default(), 2);
+    let mut muted = MixSettings::default();
+    muted.mute[1] = true; // drums
+    let mut eng = engine(sr, 2, 256);
+    let (y, stems) = run_with_stems(&mut eng, &x, 256, &muted, 2);
+    // The mute ramps over the transition (50 ms = 2205 samples) from the first block on.
+    let settled = lat.max(2205);
+    let drums_unity = stem_energy(&unity[1], settled..x[0].len());
+    let drums_muted = stem_energy(&stems[1], settled..x[0].len());
+    eprintln!("drums bus energy after the mute ramp: unity {drums_unity:.3}, muted {drums_muted:e}");
+    assert!(drums_unity > 1e-3, "drums bus silent at unity");
+    assert_eq!(drums_muted, 0.0, "muted drums bus is not silent");
+    for s in [0, 2, 3] {
+        assert!(stems[s] == unity[s], "stem {s} changed when the drums were muted");
+    }
+    // The main bus is still the sum of the buses (the muted one contributes nothing).
+    let err = stem_sum_error(&y, &stems, lat);
+    eprintln!("drums muted: max |main - sum of stem buses| {err:.2e}");
+    assert!(err <= 1e-5);
+}
+
+#[test]
+fn dry_wet_and_bypass_leave_the_stem_buses_post_fader() {
+    let sr = 44100.0;
+    let x = signal(sr as usize * 2, sr);
+    let (_, unity) = run_with_stems(&mut engine(sr, 2, 512), &x, 512, &MixSettings::default(), 2);
+    // Dry/Wet blends only the main bus. (With the drums muted, so that the dry signal differs
+    // from the sum of the stems: main = 0.5 · (Σ buses) + 0.5 · dry.)
+    let mut drumless = MixSettings::default();
+    drumless.mute[1] = true;
+    let (_, full_wet) = run_with_stems(&mut engine(sr, 2, 512), &x, 512, &drumless, 2);
+    let half = MixSettings { wet: 0.5, ..drumless };
+    let (y, stems) = run_with_stems(&mut engine(sr, 2, 512), &x, 512, &half, 2);
+    assert!(stems == full_wet, "Dry/Wet changed the stem buses");
+    let mut worst = 0.0f32;
+    for c in 0..2 {
+        for t in 4000..x[0].len() {
+            let bus_sum: f32 = stems.iter().map(|s| s[c][t]).sum();
+            worst = worst.max((y[c][t] - (0.5 * bus_sum + 0.5 * x[c][t - 1024 - 512])).abs());
+        }
+    }
+    assert!(worst <= 1e-5, "main bus at Dry/Wet 50 % is not half buses, half dry: {worst:e}");
+    // Bypass silences the stem buses (the main bus plays the delayed dry signal).
+    let bypass = MixSettings { bypass: true, ..MixSettings::default() };
+    let (y, stems) = run_with_stems(&mut engine(sr, 2, 512), &x, 512, &bypass, 2);
+    assert!(stems.iter().flatten().flatten().all(|&v| v == 0.0), "bypass must silence the stem buses");
+    assert!(null_db(&x, &y, 1024 + 512) <= -100.0);
+    // -6 dB on the bass fader: the bass bus is the unity bass bus at half amplitude.
+    let mut quiet = MixSettings::default();
+    quiet.stem_gain_db[2] = -6.0;
+    let (_, stems) = run_with_stems(&mut engine(sr, 2, 512), &x, 512, &quiet, 2);
+    let g = 10f32.powf(-6.0 / 20.0);
+    let worst = (4000..x[0].len())
+        .flat_map(|t| (0..2).map(move |c| (c, t)))
+        .map(|(c, t)| (stems[2][c][t] - g * unity[2][c][t]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst <= 1e-6, "bass bus at -6 dB: {worst:e}");
+}
+
+#[test]
+fn mono_engine_fills_mono_and_stereo_stem_buses() {
+    let sr = 48000.0;
+    let x = vec![signal(sr as usize, sr).remove(0)];
+    let mut eng = engine(sr, 1, 100);
+    let lat = eng.latency_samples();
+    let (y, mono) = run_with_stems(&mut eng, &x, 100, &MixSettings::default(), 1);
+    let err = stem_sum_error(&y, &mono, lat);
+    eprintln!("mono: max |main - sum of mono stem buses| {err:.2e}");
+    assert!(err <= 1e-5);
+    let (_, stereo) = run_with_stems(&mut engine(sr, 1, 100), &x, 100, &MixSettings::default(), 2);
+    for s in 0..4 {
+        assert!(stereo[s][0] == mono[s][0] && stereo[s][1] == mono[s][0], "stereo bus of a mono engine, stem {s}");
+    }
+}
+
+#[test]
+fn process_with_stems_never_allocates() {
+    let sr = 44100.0;
+    let mut eng = engine(sr, 2, 1024);
+    let x = signal(sr as usize * 2, sr);
+    let len = x[0].len();
+    let mut y = x.clone();
+    let mut stems = vec![vec![vec![0.0f32; len]; 2]; 4];
+    let mut settings = MixSettings::default();
+    reset_violation_count();
+    let blocks = [1usize, 17, 64, 333, 1024, 0, 5];
+    let (mut start, mut k) = (0, 0);
+    while start < len {
+        let n = blocks[k % blocks.len()].min(len - start);
+        settings.stem_gain_db[k % 4] = (k % 13) as f32 - 6.0;
+        settings.mute[(k + 1) % 4] = k % 5 == 0;
+        settings.solo[2] = k % 7 == 0;
+        settings.wet = (k % 3) as f32 / 2.0;
+        settings.bypass = k % 11 == 0;
+        if k == 50 {
+            y[0][start] = f32::NAN;
+        }
+        let offline = k % 2 == 0;
+        // The slice tables are built outside the checked region (a host hands them over ready).
+        let (l, r) = y.split_at_mut(1);
+        let mut chans: [&mut [f32]; 2] = [&mut l[0][start..start + n], &mut r[0][start..start + n]];
+        let mut bus_chans: Vec<Vec<&mut [f32]>> =
+            stems.iter_mut().map(|s| s.iter_mut().map(|c| &mut c[start..start + n]).collect()).collect();
+        let mut buses: Vec<&mut [&mut [f32]]> = bus_chans.iter_mut().map(|b| &mut b[..]).collect();
+        // Fewer buses than stems (k odd) are fine too.
+        let count = if k % 2 == 1 { 3 } else { 4 };
+        assert_no_alloc(|| {
+            eng.process_with_stems(&mut chans, &mut buses[..count], &settings, offline);
+            if k == 120 {
+                eng.reset();
+            }
+        });
+        start += n;
+        k += 1;
+    }
+    assert_eq!(violation_count(), 0, "allocations on the audio thread");
+    assert!(stems.iter().flatten().flatten().all(|v| v.is_finite()));
+}
