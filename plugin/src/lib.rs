@@ -1,8 +1,9 @@
 //! demix: real-time music source separation as a CLAP/VST3 plugin.
 //!
-//! The host's audio thread only talks to [`RealtimeEngine::process`] (lock-free rings, smoothed
-//! gains); the separation runs on the engine's worker thread, started in `activate` and joined
-//! in `deactivate`. Every entry point that runs engine code catches panics so none crosses the
+//! The host's audio thread only talks to [`RealtimeEngine::process_with_stems`] (lock-free
+//! rings, smoothed gains; in the stem-outputs layout each stem also gets its own output); the
+//! separation runs on the engine's worker thread, started in `activate` and joined in
+//! `deactivate`. Every entry point that runs engine code catches panics so none crosses the
 //! plugin ABI.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use demix_engine::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::separator::N_STEMS;
 use demix_engine::status::{EngineKind, EngineStatus};
 use demix_engine::stft::StftConfig;
 use demix_engine::worker::SeparatorFactory;
@@ -63,6 +65,18 @@ fn neural_setup(sample_rate_hz: f64) -> (Option<StftConfig>, Result<SeparatorFac
     match ort_env::locate_ort_library(&dirs) {
         Ok(lib) => (Some(stft), Ok(neural::neural_factory(model, lib))),
         Err(e) => (Some(stft), Err(e.to_string())),
+    }
+}
+
+/// Names of the per-stem output ports of the stem-outputs layout, in engine stem order.
+pub const STEM_OUTPUT_NAMES: [&str; N_STEMS] = ["Vocals", "Drums", "Bass", "Other"];
+
+/// Writes silence to every auxiliary (per-stem) output.
+fn silence_aux_outputs(aux: &mut AuxiliaryBuffers) {
+    for buffer in aux.outputs.iter_mut() {
+        for channel in buffer.as_slice() {
+            channel.fill(0.0);
+        }
     }
 }
 
@@ -171,6 +185,27 @@ impl Plugin for Demix {
             main_output_channels: NonZeroU32::new(1),
             ..AudioIOLayout::const_default()
         },
+        // Optional per-stem outputs (issue 8): the main output is the mix as in plain stereo,
+        // plus one stereo output per stem (see `RealtimeEngine::process_with_stems`). Not the
+        // first layout: plain stereo stays the default, so hosts that never pick a layout (and
+        // every VST3 host: nice-plug only matches bus arrangements with the bus count of the
+        // current layout) get a simple stereo effect. CLAP hosts offer it through
+        // audio-ports-config.
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            aux_output_ports: &[new_nonzero_u32(2); STEM_OUTPUT_NAMES.len()],
+            names: PortNames {
+                layout: Some("Stereo with stem outputs"),
+                // nice-plug 0.4.2's `main_output_name()` reads `main_input` instead of this
+                // field (falling back to "Output"), so hosts see "Output"; `main_input` stays
+                // unset, or both main ports would get its name.
+                main_output: Some("Mix"),
+                aux_outputs: &STEM_OUTPUT_NAMES,
+                ..PortNames::const_default()
+            },
+            ..AudioIOLayout::const_default()
+        },
     ];
 
     type Editor = editor::DemixEditor;
@@ -226,15 +261,17 @@ impl Plugin for Demix {
     fn process(
         &mut self,
         buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
+        aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let Some(engine) = self.engine.as_mut() else {
+            silence_aux_outputs(aux);
             return ProcessStatus::Normal;
         };
         if self.shared.audio_fault.load(Ordering::Relaxed) {
-            // Engine code panicked earlier: pass the input through untouched until the host
-            // reactivates the plugin.
+            // Engine code panicked earlier: pass the input through untouched (stem outputs
+            // silent) until the host reactivates the plugin.
+            silence_aux_outputs(aux);
             return ProcessStatus::Normal;
         }
         let settings = self.params.mix_settings();
@@ -248,10 +285,18 @@ impl Plugin for Demix {
         let offline = self.offline;
         let ok = catch_unwind(AssertUnwindSafe(|| {
             engine.set_shaping(&shaping);
-            engine.process(buffer.as_slice(), &settings, offline)
+            // In the stem-outputs layout the auxiliary outputs are the stems' buses (a fixed
+            // array of slices: no allocation); otherwise there are none.
+            let mut stems: [&mut [&mut [f32]]; N_STEMS] = Default::default();
+            let count = aux.outputs.len().min(N_STEMS);
+            for (slot, bus) in stems.iter_mut().zip(aux.outputs.iter_mut()) {
+                *slot = bus.as_slice();
+            }
+            engine.process_with_stems(buffer.as_slice(), &mut stems[..count], &settings, offline)
         }));
         if ok.is_err() {
             self.shared.audio_fault.store(true, Ordering::Relaxed);
+            silence_aux_outputs(aux);
         }
         // The stems keep sounding for `latency` samples after the input goes silent.
         ProcessStatus::Tail(self.latency)

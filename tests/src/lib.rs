@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
 
+use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
@@ -191,6 +192,23 @@ pub struct ParamDesc {
     pub default: f64,
 }
 
+/// One audio-ports configuration as the host sees it (CLAP audio-ports-config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortConfig {
+    /// Configuration ID (what `select` takes).
+    pub id: ClapId,
+    /// Display name.
+    pub name: String,
+    /// Number of input ports.
+    pub inputs: u32,
+    /// Number of output ports (main included).
+    pub outputs: u32,
+    /// Channels of the main input, if any.
+    pub main_in: Option<u32>,
+    /// Channels of the main output, if any.
+    pub main_out: Option<u32>,
+}
+
 /// A plugin instance driven by the test host.
 pub struct Instance {
     instance: PluginInstance<TestHost>,
@@ -200,6 +218,9 @@ pub struct Instance {
     pending: EventBuffer,
     in_bufs: Vec<Vec<f32>>,
     out_bufs: Vec<Vec<f32>>,
+    /// Buffers of the auxiliary output ports (`[port][channel][sample]`), as many as the
+    /// selected audio-ports configuration has (none in plain stereo/mono).
+    aux_out_bufs: Vec<Vec<Vec<f32>>>,
     in_ports: AudioPorts,
     out_ports: AudioPorts,
     steady: u64,
@@ -245,8 +266,9 @@ impl Instance {
             pending: EventBuffer::new(),
             in_bufs: Vec::new(),
             out_bufs: Vec::new(),
+            aux_out_bufs: Vec::new(),
             in_ports: AudioPorts::with_capacity(2, 1),
-            out_ports: AudioPorts::with_capacity(2, 1),
+            out_ports: AudioPorts::with_capacity(10, 5),
             steady: 0,
         }
     }
@@ -265,26 +287,70 @@ impl Instance {
     }
 
     /// Selects the audio-ports configuration whose main input and output have `channels`
-    /// channels (CLAP audio-ports-config; while inactive). False if there is none.
+    /// channels and which has no other ports (CLAP audio-ports-config; while inactive). False if
+    /// there is none.
     pub fn select_layout(&mut self, channels: u32) -> bool {
-        let mut h = self.instance.plugin_handle();
-        let Some(ext) = h.get_extension::<PluginAudioPortsConfig>() else { return false };
-        let n = ext.count(&mut h);
-        let mut found = None;
+        self.select_config(|c| c.main_in == Some(channels) && c.main_out == Some(channels) && c.outputs == 1 && c.inputs == 1)
+    }
+
+    /// Selects the stem-outputs configuration: stereo main input and output plus four stereo
+    /// auxiliary outputs (CLAP audio-ports-config; while inactive). False if there is none.
+    pub fn select_stem_outputs(&mut self) -> bool {
+        self.select_config(|c| c.main_in == Some(2) && c.main_out == Some(2) && c.outputs == 5 && c.inputs == 1)
+    }
+
+    /// The plugin's audio-ports configurations (CLAP audio-ports-config), in its order.
+    pub fn port_configs(&mut self) -> Vec<PortConfig> {
+        let h = self.instance.plugin_handle();
+        let Some(ext) = h.get_extension::<PluginAudioPortsConfig>() else { return Vec::new() };
+        let n = ext.count(&h);
+        let mut out = Vec::new();
         for i in 0..n {
             let mut buf = AudioPortsConfigBuffer::new();
-            if let Some(c) = ext.get(&mut h, i, &mut buf) {
-                let inp = c.main_input.as_ref().map(|p| p.channel_count);
-                let out = c.main_output.as_ref().map(|p| p.channel_count);
-                if inp == Some(channels) && out == Some(channels) {
-                    found = Some(c.id);
-                }
+            if let Some(c) = ext.get(&h, i, &mut buf) {
+                out.push(PortConfig {
+                    id: c.id,
+                    name: String::from_utf8_lossy(c.name).into_owned(),
+                    inputs: c.input_port_count,
+                    outputs: c.output_port_count,
+                    main_in: c.main_input.as_ref().map(|p| p.channel_count),
+                    main_out: c.main_output.as_ref().map(|p| p.channel_count),
+                });
             }
         }
-        match found {
-            Some(id) => ext.select(&mut h, id).is_ok(),
-            None => false,
+        out
+    }
+
+    /// Selects the first configuration matching `pred`.
+    fn select_config(&mut self, pred: impl Fn(&PortConfig) -> bool) -> bool {
+        let Some(id) = self.port_configs().into_iter().find(|c| pred(c)).map(|c| c.id) else { return false };
+        let h = self.instance.plugin_handle();
+        let Some(ext) = h.get_extension::<PluginAudioPortsConfig>() else { return false };
+        ext.select(&h, id).is_ok()
+    }
+
+    /// The current audio ports (CLAP audio-ports): `(name, channel count)` of each output
+    /// (`is_input` false) or input port, main port first.
+    pub fn ports(&mut self, is_input: bool) -> Vec<(String, u32)> {
+        let h = self.instance.plugin_handle();
+        let Some(ext) = h.get_extension::<PluginAudioPorts>() else { return Vec::new() };
+        let n = ext.count(&h, is_input);
+        let mut out = Vec::new();
+        for i in 0..n {
+            let mut buf = AudioPortInfoBuffer::new();
+            if let Some(p) = ext.get(&h, i, is_input, &mut buf) {
+                out.push((String::from_utf8_lossy(p.name).into_owned(), p.channel_count));
+            }
         }
+        out
+    }
+
+    /// Allocates the auxiliary output buffers for the current configuration's extra output
+    /// ports (every port after the main one).
+    fn alloc_aux_outputs(&mut self, max_block: usize) {
+        let ports = self.ports(false);
+        self.aux_out_bufs =
+            ports.iter().skip(1).map(|(_, ch)| vec![vec![0.0; max_block]; *ch as usize]).collect();
     }
 
     /// Activates with `channels` channels in and out (select the matching layout first with
@@ -304,6 +370,7 @@ impl Instance {
         self.max_block = max_block;
         self.in_bufs = vec![vec![0.0; max_block]; channels];
         self.out_bufs = vec![vec![0.0; max_block]; channels];
+        self.alloc_aux_outputs(max_block);
     }
 
     /// Tries to activate; returns false if the plugin refused.
@@ -322,6 +389,7 @@ impl Instance {
                 self.max_block = max_block;
                 self.in_bufs = vec![vec![0.0; max_block]; 2];
                 self.out_bufs = vec![vec![0.0; max_block]; 2];
+                self.alloc_aux_outputs(max_block);
                 true
             }
             Err(_) => false,
@@ -489,13 +557,33 @@ impl Instance {
     }
 
     /// Processes one block (`block <= max_block`, 0 allowed) of `input` starting at `offset`,
-    /// writing the result to `output` at the same offset.
+    /// writing the result to `output` at the same offset (auxiliary outputs are discarded).
     pub fn process_block(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>], offset: usize, block: usize) {
+        self.process_block_with_aux(input, output, &mut [], offset, block);
+    }
+
+    /// [`Self::process_block`], also copying the auxiliary output ports (e.g. the per-stem
+    /// outputs) into `aux[port][channel]` at `offset` (ports beyond `aux.len()` are dropped).
+    /// The host's auxiliary buffers are filled with NaN before each call, so a sample the plugin
+    /// leaves unwritten shows up.
+    pub fn process_block_with_aux(
+        &mut self,
+        input: &[Vec<f32>],
+        output: &mut [Vec<f32>],
+        aux: &mut [Vec<Vec<f32>>],
+        offset: usize,
+        block: usize,
+    ) {
         assert!(block <= self.max_block, "block {block} > max {}", self.max_block);
         let ch = self.channels;
         for c in 0..ch {
             self.in_bufs[c][..block].copy_from_slice(&input[c][offset..offset + block]);
             self.out_bufs[c][..block].fill(0.0);
+        }
+        for port in &mut self.aux_out_bufs {
+            for c in port.iter_mut() {
+                c[..block].fill(f32::NAN);
+            }
         }
         let events = std::mem::take(&mut self.pending);
         let mut out_events = EventBuffer::new();
@@ -507,10 +595,15 @@ impl Instance {
                 self.in_bufs.iter_mut().map(|b| InputChannel::variable(&mut b[..block])),
             ),
         }]);
-        let mut out_audio = self.out_ports.with_output_buffers([AudioPortBuffer {
-            latency: 0,
-            channels: AudioPortBufferType::f32_output_only(self.out_bufs.iter_mut().map(|b| &mut b[..block])),
-        }]);
+        // Every output port gets buffers: the main one, then each auxiliary port.
+        let out_bufs = &mut self.out_bufs;
+        let aux_bufs = &mut self.aux_out_bufs;
+        let mut out_audio = self.out_ports.with_output_buffers(
+            std::iter::once(out_bufs).chain(aux_bufs.iter_mut()).map(|port| AudioPortBuffer {
+                latency: 0,
+                channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(move |b| &mut b[..block])),
+            }).collect::<Vec<_>>(),
+        );
         started
             .process(
                 &in_audio,
@@ -525,6 +618,11 @@ impl Instance {
         for c in 0..ch {
             output[c][offset..offset + block].copy_from_slice(&self.out_bufs[c][..block]);
         }
+        for (dst, src) in aux.iter_mut().zip(&self.aux_out_bufs) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                d[offset..offset + block].copy_from_slice(&s[..block]);
+            }
+        }
     }
 
     /// Processes all of `input` (one `Vec` per channel) in blocks following `pattern`
@@ -538,6 +636,20 @@ impl Instance {
             offset += b;
         }
         output
+    }
+
+    /// [`Self::process`], also returning the auxiliary output ports
+    /// (`[port][channel][sample]`; empty without auxiliary outputs).
+    pub fn process_with_aux(&mut self, input: &[Vec<f32>], pattern: &[usize]) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
+        let len = input[0].len();
+        let mut output = vec![vec![0.0f32; len]; self.channels];
+        let mut aux: Vec<Vec<Vec<f32>>> = self.aux_out_bufs.iter().map(|p| vec![vec![0.0f32; len]; p.len()]).collect();
+        let mut offset = 0;
+        for b in block_plan(len, pattern) {
+            self.process_block_with_aux(input, &mut output, &mut aux, offset, b);
+            offset += b;
+        }
+        (output, aux)
     }
 }
 
