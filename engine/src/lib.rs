@@ -15,6 +15,7 @@ pub mod model_meta;
 pub mod neural;
 pub mod offline;
 pub mod postfx;
+pub mod priority;
 pub mod ort_env;
 pub mod processor;
 pub mod realtime;

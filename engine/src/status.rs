@@ -79,6 +79,8 @@ pub struct EngineStatus {
     pub active_engine: AtomicU8,
     /// Whether the worker thread is alive.
     pub worker_running: AtomicBool,
+    /// Whether the worker thread got real-time scheduling (see [`crate::priority`]).
+    pub worker_realtime: AtomicBool,
     /// Peak level of each stem after its gain, over the last block (linear).
     pub stem_peak: [AtomicF32; N_STEMS],
     /// Peak level of the output over the last block (linear).

@@ -14,6 +14,7 @@ use ringbuf::{HeapCons, HeapProd};
 
 use crate::classic::ClassicSeparator;
 use crate::denormals::flush_denormals_on_this_thread;
+use crate::priority::{raise_current_thread, ThreadPriority};
 use crate::processor::HopProcessor;
 use crate::separator::{Separator, N_STEMS};
 use crate::shaping::{ShapingSettings, SharedShaping};
@@ -150,6 +151,9 @@ impl Drop for Worker {
 fn run(mut setup: WorkerSetup, shared: &WorkerShared) {
     flush_denormals_on_this_thread();
     let status = setup.status.clone();
+    let priority = raise_current_thread();
+    status.worker_realtime.store(matches!(priority, ThreadPriority::Realtime(_)), Ordering::Relaxed);
+    log::debug!("demix worker priority: {priority:?}");
     // A panic inside the worker must not take the host down: it ends the thread, and the
     // audio thread falls back to dry because no more frames arrive.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut setup, shared)));

@@ -474,12 +474,13 @@ impl DemixApp {
         if show {
             ui.label(
                 RichText::new(format!(
-                    "hops {} · max hop {} µs · separator faults {} · non-finite input blocks {} · worker {}",
+                    "hops {} · max hop {} µs · separator faults {} · non-finite input blocks {} · worker {}{}",
                     st.hops_processed.load(Ordering::Relaxed),
                     st.worker_max_hop_us.load(Ordering::Relaxed),
                     st.separator_faults.load(Ordering::Relaxed),
                     st.nonfinite_blocks.load(Ordering::Relaxed),
                     if st.worker_running.load(Ordering::Relaxed) { "running" } else { "stopped" },
+                    if st.worker_realtime.load(Ordering::Relaxed) { " (real-time priority)" } else { " (normal priority)" },
                 ))
                 .small(),
             );
