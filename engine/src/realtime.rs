@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
+use crate::denormals::flush_subnormal;
 use crate::mixer::{MixSettings, Mixer};
 use crate::separator::N_STEMS;
 use crate::status::{EngineKind, EngineStatus};
@@ -258,12 +259,12 @@ impl RealtimeEngine {
         let stride = self.cfg.channels;
         let delay_len = self.cfg.latency_samples();
         let mut nonfinite = false;
-        // 1. Sanitise, interleave, run the dry delay line.
+        // 1. Sanitise (NaN/inf and subnormals become 0), interleave, run the dry delay line.
         for i in 0..n {
             for c in 0..stride {
                 let x = channels[c.min(ch - 1)][start + i];
                 let x = if x.is_finite() {
-                    x
+                    flush_subnormal(x)
                 } else {
                     nonfinite = true;
                     0.0
@@ -344,6 +345,9 @@ impl RealtimeEngine {
                 } else {
                     dry
                 };
+                // Gains, dry/wet and bypass < 1 can underflow tiny samples into subnormals
+                // (no FTZ on the host's thread): hosts and validators expect none.
+                let y = flush_subnormal(y);
                 *out_peak = out_peak.max(y.abs());
                 channels[c][start + i] = y;
             }
@@ -353,7 +357,7 @@ impl RealtimeEngine {
                 for (k, out) in bus.iter_mut().enumerate() {
                     let Some(out) = out.get_mut(start + i) else { continue };
                     let v = if have_frame { stem_gain * g[s] * self.frame[s * stride + k.min(stride - 1)] } else { 0.0 };
-                    *out = if v.is_finite() { v } else { 0.0 };
+                    *out = if v.is_finite() { flush_subnormal(v) } else { 0.0 };
                 }
             }
         }

@@ -891,3 +891,67 @@ fn old_states_load_with_neutral_new_parameters() {
     assert_eq!(c.param_values(), values);
     println!("pre-issue-8 state loaded: old values kept, {} new parameters at their defaults", NEW_PARAMS.len());
 }
+
+/// Found by clap-validator's fuzzer (free-audio/clap-validator `fuzz`), which feeds subnormal
+/// input (|x| < `f32::MIN_POSITIVE`) and rejects every subnormal output sample. Subnormal input
+/// must leave as 0 on every path (the delayed dry signal under Bypass, Dry/Wet < 100 %, before
+/// the first frame and on underruns; the stems), and tiny normal input must not underflow into
+/// subnormals in the gain and dry/wet arithmetic (the audio thread runs without FTZ/DAZ).
+#[test]
+fn no_subnormal_output_samples() {
+    let len = 24000;
+    let mut noise = Noise::new(11);
+    // Alternating 3000-sample sections: subnormal noise, then normal values just above
+    // f32::MIN_POSITIVE, whose products with gains < 1 are subnormal.
+    let input: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..len)
+                .map(|i| {
+                    let r = noise.next();
+                    if (i / 3000) % 2 == 0 {
+                        r * f32::MIN_POSITIVE
+                    } else {
+                        f32::MIN_POSITIVE * (1.0 + 3.0 * r.abs()) * r.signum()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    assert!(input[0].iter().any(|v| v.is_subnormal()));
+    let cases: [&[(&str, f64)]; 4] = [
+        &[],
+        &[("Bypass", 1.0)],
+        &[("Dry/Wet", 0.5)],
+        &[("Dry/Wet", 0.3), ("Vocals Gain", gain(-20.0)), ("Drums Mute", 1.0)],
+    ];
+    for offline in [true, false] {
+        for stem_outputs in [false, true] {
+            for params in cases {
+                let mut inst = Instance::new();
+                assert!(inst.set_render_mode(offline));
+                if stem_outputs {
+                    assert!(inst.select_stem_outputs());
+                }
+                // Classic: independent of the model in the bundle.
+                inst.set_param("Engine", 1.0);
+                for (name, v) in params {
+                    inst.set_param(name, *v);
+                }
+                inst.flush_params();
+                inst.activate(48000.0, 512);
+                let (out, aux) = inst.process_with_aux(&input, &[1, 64, 333, 512, 0]);
+                let main_sub = out.iter().flatten().filter(|v| v.is_subnormal()).count();
+                let aux_sub = aux.iter().flatten().flatten().filter(|v| v.is_subnormal()).count();
+                println!(
+                    "offline={offline} stem_outputs={stem_outputs} {params:?}: {main_sub} main, {aux_sub} stem-bus subnormal samples"
+                );
+                assert_eq!(
+                    (main_sub, aux_sub),
+                    (0, 0),
+                    "subnormal output (offline={offline}, stem outputs={stem_outputs}, {params:?})"
+                );
+                assert!(out.iter().flatten().chain(aux.iter().flatten().flatten()).all(|v| v.is_finite()));
+            }
+        }
+    }
+}
