@@ -170,12 +170,22 @@ pub struct StemParams {
     pub solo: BoolParam,
 }
 
-/// Formats a fader value: "-inf" at the floor, otherwise one decimal.
+/// Formats a fader value: "-inf" at the floor, otherwise one decimal ("+0.0", never "-0.0").
 pub fn format_gain_db(db: f32) -> String {
     if db <= GAIN_FLOOR_DB {
         "-inf".to_string()
     } else {
-        format!("{db:+.1}")
+        format!("{:+.1}", no_negative_zero_1dp(db))
+    }
+}
+
+/// `v`, or `0.0` where one decimal would print it as "-0.0" (-0.05 < v <= -0.0). "-0.0" parses
+/// back to a value that prints "0.0", which breaks the hosts' value -> text -> value round trip.
+fn no_negative_zero_1dp(v: f32) -> f32 {
+    if v.abs() < 0.05 {
+        0.0
+    } else {
+        v
     }
 }
 
@@ -235,9 +245,9 @@ pub fn format_ms(v: f32) -> String {
     }
 }
 
-/// Formats a level or attenuation in dB with one decimal.
+/// Formats a level or attenuation in dB with one decimal ("0.0 dB", never "-0.0 dB").
 pub fn format_db(v: f32) -> String {
-    format!("{v:.1} dB")
+    format!("{:.1} dB", no_negative_zero_1dp(v))
 }
 
 /// "On" / "Bypassed" for the post-chain stage switches.
@@ -614,6 +624,34 @@ mod tests {
         assert_eq!(p.post.deess_ratio.to_string(), "4.0:1");
         assert_eq!(p.post.gate_on.to_string(), "Bypassed");
         assert_eq!(p.separation.bass_mono_hz.to_string(), "120 Hz");
+    }
+
+    /// Found by clap-validator's fuzzer: "-0.02 dB" printed as "-0.0 dB", which parses back to
+    /// 0 dB and prints "+0.0"/"0.0 dB", so value -> text -> value -> text did not round-trip.
+    /// Sweeps every parameter through the conversions the CLAP wrapper uses for
+    /// `value_to_text`/`text_to_value` and asks for the same text twice.
+    #[test]
+    fn every_parameter_text_round_trips() {
+        assert_eq!(format_gain_db(-0.02), "+0.0");
+        assert_eq!(format_db(-0.04), "0.0 dB");
+        assert_eq!(format_db(-0.05), "-0.1 dB");
+        let p = DemixParams::default();
+        let mut checked = 0;
+        for (id, ptr, _) in p.param_map() {
+            // SAFETY: `ptr` points into `p`, which outlives this loop.
+            let steps = unsafe { ptr.step_count() };
+            let points = steps.unwrap_or(20_000);
+            for k in 0..=points {
+                let normalized = k as f32 / points as f32;
+                let text = unsafe { ptr.normalized_value_to_string(normalized, true) };
+                let back = unsafe { ptr.string_to_normalized_value(&text) }
+                    .unwrap_or_else(|| panic!("{id}: {text:?} (from {normalized}) does not parse"));
+                let again = unsafe { ptr.normalized_value_to_string(back, true) };
+                assert_eq!(text, again, "{id}: {normalized} -> {text:?} -> {back} -> {again:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 10 * 20_000, "only {checked} values checked");
     }
 
     #[test]
