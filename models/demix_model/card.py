@@ -112,7 +112,7 @@ def main(argv=None):
             thr = sorted(x["audio_per_s"] for x in tr)[len(tr) // 2]
             w(f"- run `{r}`: {tr[-1]['step']} steps, final train loss {tr[-1]['loss']:.3f}, "
               f"throughput {thr:.0f} s of audio per s, audio seen up to {tr[-1]['audio_hours']:.1f} h"
-              + (f"; last in-training valid SDR mean {va[-1]['sdr']['mean']:.2f} (6 excerpts)" if va else ""))
+              + (f"; last in-training valid SDR mean {va[-1]['sdr']['mean']:.2f} (fixed valid excerpts)" if va else ""))
     w("")
     w("## Data ledger\n")
     tot = sum(v["seconds"] for v in led.values()) or 1

@@ -65,6 +65,16 @@ def test_metadata(name):
 
 
 @pytest.mark.parametrize("name", MODEL_FILES)
+def test_committed_training_manifest_is_the_one_the_model_names(name):
+    # Provenance: the manifest of the data the shipped weights last trained on is committed,
+    # and the model's metadata names exactly that file (sha256 of its bytes).
+    import hashlib
+    with open(os.path.join(MODELS, "training-manifest.json"), "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    assert _meta(os.path.join(MODELS, name))["demix.data_manifest_sha256"] == sha
+
+
+@pytest.mark.parametrize("name", MODEL_FILES)
 def test_io_shapes(name):
     path = os.path.join(MODELS, name)
     meta = _meta(path)

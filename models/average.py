@@ -1,0 +1,35 @@
+"""Weight average of two training checkpoints' EMA weights (a "model soup").
+
+    .venv/bin/python models/average.py A.pt B.pt --alpha 0.7 --out models/.runs/soup07/last.pt
+
+writes alpha x B + (1 - alpha) x A. The output keeps B's metadata (model config, data ledger,
+manifest hash), so export.py and card.py treat it like any checkpoint. B's ledger must already
+include A's (true for a run started with `train.py --init A`). Needs torch.
+"""
+import argparse
+import os
+
+import torch
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--alpha", type=float, required=True, help="weight of B (0..1)")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    a = torch.load(args.a, map_location="cpu", weights_only=False)
+    b = torch.load(args.b, map_location="cpu", weights_only=False)
+    if a.get("model_cfg") != b.get("model_cfg"):
+        raise SystemExit(f"different model configs: {a.get('model_cfg')} vs {b.get('model_cfg')}")
+    wa, wb = a.get("ema") or a["model"], b.get("ema") or b["model"]
+    avg = {k: (1 - args.alpha) * wa[k] + args.alpha * wb[k] if wb[k].is_floating_point() else wb[k] for k in wb}
+    out = dict(b, model=avg, ema=avg, opt=None, soup={"a": args.a, "b": args.b, "alpha": args.alpha})
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    torch.save(out, args.out)
+    print(f"{args.out}: {args.alpha} x {args.b} + {1 - args.alpha:g} x {args.a}")
+
+
+if __name__ == "__main__":
+    main()
