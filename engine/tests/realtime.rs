@@ -192,6 +192,15 @@ fn mono_engine_nulls() {
     assert!(null_db(&x, &y, eng.latency_samples()) <= -100.0);
 }
 
+/// Block `k`'s changes to gains, mute/solo, dry/wet and bypass in the no-allocation tests.
+fn vary_settings(settings: &mut MixSettings, k: usize) {
+    settings.stem_gain_db[k % 4] = (k % 13) as f32 - 6.0;
+    settings.mute[(k + 1) % 4] = k % 5 == 0;
+    settings.solo[2] = k % 7 == 0;
+    settings.wet = (k % 3) as f32 / 2.0;
+    settings.bypass = k % 11 == 0;
+}
+
 #[test]
 fn process_never_allocates() {
     let sr = 44100.0;
@@ -204,11 +213,7 @@ fn process_never_allocates() {
     let (mut start, mut k) = (0, 0);
     while start < x[0].len() {
         let n = blocks[k % blocks.len()].min(x[0].len() - start);
-        settings.stem_gain_db[k % 4] = (k % 13) as f32 - 6.0;
-        settings.mute[(k + 1) % 4] = k % 5 == 0;
-        settings.solo[2] = k % 7 == 0;
-        settings.wet = (k % 3) as f32 / 2.0;
-        settings.bypass = k % 11 == 0;
+        vary_settings(&mut settings, k);
         if k == 50 {
             y[0][start] = f32::NAN;
         }
@@ -391,11 +396,7 @@ fn process_with_stems_never_allocates() {
     let (mut start, mut k) = (0, 0);
     while start < len {
         let n = blocks[k % blocks.len()].min(len - start);
-        settings.stem_gain_db[k % 4] = (k % 13) as f32 - 6.0;
-        settings.mute[(k + 1) % 4] = k % 5 == 0;
-        settings.solo[2] = k % 7 == 0;
-        settings.wet = (k % 3) as f32 / 2.0;
-        settings.bypass = k % 11 == 0;
+        vary_settings(&mut settings, k);
         if k == 50 {
             y[0][start] = f32::NAN;
         }

@@ -30,6 +30,20 @@ use clack_host::prelude::*;
 /// The CLAP plugin ID of demix.
 pub const PLUGIN_ID: &str = "com.demix.demix";
 
+/// CLAP values (step index, the variant order) of the plugin's "Mode" parameter.
+pub mod mode {
+    /// Full mix.
+    pub const FULL_MIX: f64 = 0.0;
+    /// Vocals only.
+    pub const ACAPELLA: f64 = 1.0;
+    /// Everything but the vocals.
+    pub const INSTRUMENTAL: f64 = 2.0;
+    /// Drums and bass.
+    pub const RHYTHM: f64 = 5.0;
+    /// The stem mute/solo buttons decide.
+    pub const CUSTOM: f64 = 6.0;
+}
+
 /// Where the plugin binary is expected.
 pub fn plugin_path() -> PathBuf {
     if let Some(p) = std::env::var_os("DEMIX_CLAP") {

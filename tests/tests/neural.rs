@@ -9,7 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use demix_cli::audio::decode;
+use demix_cli::eval::match_channels;
 use demix_cli::metrics::sdr_mdx;
+use demix_e2e::mode::{ACAPELLA, FULL_MIX, INSTRUMENTAL};
 use demix_e2e::{load_entry, plugin_path, Instance};
 
 const STEMS: [&str; 4] = ["vocals", "drums", "bass", "other"];
@@ -62,11 +64,7 @@ impl Drop for Cleanup {
 
 fn read_stereo(path: &Path) -> (u32, Vec<Vec<f32>>) {
     let d = decode(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut ch = d.audio.channels;
-    if ch.len() == 1 {
-        ch.push(ch[0].clone());
-    }
-    (d.audio.sample_rate, ch)
+    (d.audio.sample_rate, match_channels(d.audio.channels, 2))
 }
 
 /// Renders `input` offline with the given parameter changes (CLAP values) applied before
@@ -128,10 +126,6 @@ fn neural_engine_beats_classic_on_every_stem_of_a_known_mix() {
     }
 }
 
-/// CLAP values (step index) of the "Mode" parameter.
-const FULL_MIX: f64 = 0.0;
-const ACAPELLA: f64 = 1.0;
-const INSTRUMENTAL: f64 = 2.0;
 
 #[test]
 fn neural_instrumental_and_acapella_drop_at_least_the_engine_sir() {
