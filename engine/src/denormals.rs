@@ -31,9 +31,29 @@ pub fn flush_subnormal(x: f32) -> f32 {
     }
 }
 
+/// Makes every sample of `channels` safe to hand to a host: NaN and ±inf become 0, subnormals
+/// become 0, everything else is unchanged. Allocation-free (audio thread: the plugin's
+/// pass-through after an internal fault, where no engine cleans the signal).
+pub fn sanitize_in_place(channels: &mut [&mut [f32]]) {
+    for ch in channels.iter_mut() {
+        for x in ch.iter_mut() {
+            *x = if x.is_finite() { flush_subnormal(*x) } else { 0.0 };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::flush_subnormal;
+    use super::{flush_subnormal, sanitize_in_place};
+
+    #[test]
+    fn sanitize_zeroes_non_finite_and_subnormal_samples_only() {
+        let mut a = [0.5, f32::NAN, 1e-40, -1.0];
+        let mut b = [f32::INFINITY, -3e-39, f32::NEG_INFINITY, 0.25];
+        sanitize_in_place(&mut [&mut a[..], &mut b[..]]);
+        assert_eq!(a, [0.5, 0.0, 0.0, -1.0]);
+        assert_eq!(b, [0.0, 0.0, 0.0, 0.25]);
+    }
 
     #[test]
     fn flush_subnormal_zeroes_only_subnormals() {

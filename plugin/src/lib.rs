@@ -15,7 +15,7 @@ use demix_engine::separator::N_STEMS;
 use demix_engine::status::{EngineKind, EngineStatus};
 use demix_engine::stft::StftConfig;
 use demix_engine::worker::SeparatorFactory;
-use demix_engine::{model_meta, neural, ort_env};
+use demix_engine::{denormals, model_meta, neural, ort_env};
 use nice_plug::prelude::*;
 
 mod editor;
@@ -269,8 +269,10 @@ impl Plugin for Demix {
             return ProcessStatus::Normal;
         };
         if self.shared.audio_fault.load(Ordering::Relaxed) {
-            // Engine code panicked earlier: pass the input through untouched (stem outputs
-            // silent) until the host reactivates the plugin.
+            // Engine code panicked earlier: pass the input through (stem outputs silent)
+            // until the host reactivates the plugin; NaN/inf/subnormal samples become 0 here
+            // as they would in the engine.
+            denormals::sanitize_in_place(buffer.as_slice());
             silence_aux_outputs(aux);
             return ProcessStatus::Normal;
         }
@@ -296,6 +298,8 @@ impl Plugin for Demix {
         }));
         if ok.is_err() {
             self.shared.audio_fault.store(true, Ordering::Relaxed);
+            // The engine may have stopped half-way through the block.
+            denormals::sanitize_in_place(buffer.as_slice());
             silence_aux_outputs(aux);
         }
         // The stems keep sounding for `latency` samples after the input goes silent.
