@@ -183,18 +183,25 @@ class StemBank:
 class RandomMixer:
     """Random-mix augmentation: each example draws each stem from a (usually) different song,
     at a random offset, with random gain, channel swap and polarity; with probability
-    ``p_coherent`` the four stems come from the same song and offset (a real mix).
+    ``p_coherent`` the four stems come from the same song and offset (a real mix). With
+    probability ``p_speed`` a stem is resampled by a random factor in ``speed`` (played faster or
+    slower: pitch, formants and tempo move together, +-2 semitones for the default 0.89-1.12); a
+    real mix gets one factor for all its stems so it stays coherent.
     Keeps the ledger: seconds of audio drawn per track and stem."""
 
     def __init__(self, bank: StemBank, seg_len, seed=0, p_coherent=0.25, gain_db=(-9.0, 3.0),
-                 p_swap=0.5, p_flip=0.5, p_drop=0.05, p_eq=0.0, device=None):
+                 p_swap=0.5, p_flip=0.5, p_drop=0.05, p_eq=0.0, p_speed=0.0, speed=(0.89, 1.12),
+                 device=None):
         self.bank, self.seg_len = bank, int(seg_len)
         self.rng = np.random.default_rng(seed)
         self.p_coherent, self.gain_db = p_coherent, gain_db
         self.p_swap, self.p_flip, self.p_drop, self.p_eq = p_swap, p_flip, p_drop, p_eq
+        self.p_speed, self.speed = p_speed, speed
         self.ledger = np.zeros((len(bank.tracks), len(STEMS)), dtype=np.float64)
         self.device = device
         self._gpu_audio = None
+        # gather segments with tensor indexing on the device (GPU + preloaded bank), else per stem
+        self.gather_on_device = bank.audio is not None and str(device or "cpu") != "cpu"
         w = np.maximum(bank.lengths - self.seg_len, 1).astype(np.float64)
         self.p_track = w / w.sum()
 
@@ -211,34 +218,57 @@ class RandomMixer:
         gain *= np.where(rng.random((B, S)) < self.p_flip, -1.0, 1.0)
         gain *= rng.random((B, S)) >= self.p_drop
         swap = rng.random((B, S)) < self.p_swap
-        np.add.at(self.ledger, (tr, np.broadcast_to(np.arange(S), (B, S))), self.seg_len / SAMPLE_RATE)
-        return tr, off, gain.astype(np.float32), swap
+        rate = np.ones((B, S))
+        if self.p_speed > 0:
+            lo, hi = np.log(self.speed[0]), np.log(self.speed[1])
+            r = np.exp(rng.uniform(lo, hi, size=(B, S)))
+            r[coh] = r[coh, :1]
+            on = rng.random((B, S)) < self.p_speed
+            on[coh] = on[coh, :1]
+            rate = np.where(on, r, 1.0)
+        np.add.at(self.ledger, (tr, np.broadcast_to(np.arange(S), (B, S))), rate * self.seg_len / SAMPLE_RATE)
+        return tr, off, gain.astype(np.float32), swap, rate
 
     def batch(self, B):
         """-> torch float32 stems [B, S, 2, L] (mixture = stems.sum(1))."""
         import torch
-        tr, off, gain, swap = self._draw(B)
+        tr, off, gain, swap, rate = self._draw(B)
         S, L = len(STEMS), self.seg_len
         dev = self.device or "cpu"
-        if self.bank.audio is not None and str(dev) != "cpu":
+        if self.gather_on_device:
             if self._gpu_audio is None:
                 self._gpu_audio = torch.from_numpy(self.bank.audio).to(dev)
-            a = torch.from_numpy(self.bank.starts[tr] + off).to(dev)  # [B, S]
-            idx = a[..., None] + torch.arange(L, device=dev)  # [B, S, L]
-            idx = idx.clamp_max(self.bank.total - 1)
-            sidx = torch.arange(S, device=dev)[None, :, None].expand(B, S, L)
-            x = self._gpu_audio[sidx, :, idx]  # [B, S, L, 2]
-            x = x.permute(0, 1, 3, 2).float() / 32767.0
-            # zero past each track's end
+            # read position of each output sample (fractional when resampled): linear interpolation
+            pos = torch.arange(L, device=dev, dtype=torch.float64) * torch.from_numpy(rate).to(dev)[..., None]
+            i0 = pos.floor().long()  # [B, S, L]
+            frac = (pos - i0).float()[:, :, None, :]
             off_t = torch.from_numpy(off).to(dev)
             len_t = torch.from_numpy(self.bank.lengths[tr]).to(dev)
-            valid = (off_t[..., None] + torch.arange(L, device=dev)) < len_t[..., None]
-            x = x * valid[:, :, None, :]
+            a = torch.from_numpy(self.bank.starts[tr] + off).to(dev)  # [B, S]
+            sidx = torch.arange(S, device=dev)[None, :, None].expand(B, S, L)
+
+            def gather(i):
+                idx = (a[..., None] + i).clamp_max(self.bank.total - 1)
+                v = self._gpu_audio[sidx, :, idx].permute(0, 1, 3, 2).float() / 32767.0  # [B, S, 2, L]
+                valid = (off_t[..., None] + i) < len_t[..., None]  # zero past each track's end
+                return v * valid[:, :, None, :]
+
+            x = gather(i0)
+            if (rate != 1.0).any():
+                x = x + frac * (gather(i0 + 1) - x)
         else:
             x = np.zeros((B, S, 2, L), dtype=np.float32)
             for b in range(B):
                 for s in range(S):
-                    x[b, s] = self.bank.segment(tr[b, s], s, off[b, s], L)
+                    r = rate[b, s]
+                    if r == 1.0:
+                        x[b, s] = self.bank.segment(tr[b, s], s, off[b, s], L)
+                    else:
+                        n = int(np.ceil((L - 1) * r)) + 2
+                        raw = self.bank.segment(tr[b, s], s, off[b, s], n)
+                        pos = np.arange(L) * r
+                        for c in range(2):
+                            x[b, s, c] = np.interp(pos, np.arange(n), raw[c])
             x = torch.from_numpy(x).to(dev)
         sw = torch.from_numpy(swap).to(x.device)[:, :, None, None]
         x = torch.where(sw, x.flip(2), x)

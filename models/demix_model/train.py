@@ -124,6 +124,9 @@ def main(argv=None):
     ap.add_argument("--valid-every", type=float, default=120.0, help="seconds between validations")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--p-eq", type=float, default=0.5, help="probability of a random EQ per stem")
+    ap.add_argument("--p-speed", type=float, default=0.0,
+                    help="probability of resampling a stem by a random factor (pitch + tempo)")
+    ap.add_argument("--speed", type=float, nargs=2, default=(0.89, 1.12), help="range of that factor")
     ap.add_argument("--dim", type=int, default=ModelConfig.dim)
     ap.add_argument("--layers", type=int, default=ModelConfig.layers)
     a = ap.parse_args(argv)
@@ -160,7 +163,8 @@ def main(argv=None):
         raise SystemExit(f"no training data: {a.songs} missing and no --musdb")
     bank = StemBank(sources, preload=not a.lazy, log=log)
     seg_len = int(a.seg * SAMPLE_RATE)
-    mixer = RandomMixer(bank, seg_len, seed=a.seed + int(time.time()) % 100000, device=dev, p_eq=a.p_eq)
+    mixer = RandomMixer(bank, seg_len, seed=a.seed + int(time.time()) % 100000, device=dev, p_eq=a.p_eq,
+                        p_speed=a.p_speed, speed=tuple(a.speed))
     vset = valid_set(vroots)
     log(f"valid: {0 if vset is None else len(vset)} excerpts from {vroots}")
 

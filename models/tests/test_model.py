@@ -152,6 +152,28 @@ def test_musdb_loader_and_random_mix(tmp_path):
         assert "MUSDB18-HQ (research use)" in ledger_by_licence(led)
 
 
+def test_speed_augmentation_moves_pitch_by_the_factor(tmp_path):
+    """A resampled stem's sine comes out at f0 * factor, through both segment readers."""
+    from demix_model.data import StemBank, RandomMixer
+    root = str(tmp_path / "musdb18hq")
+    make_fake_musdb(root)
+    f0s = [300 + 20 * i for i in range(3)]  # the fake tracks' vocal sines
+    for lazy, on_device in ((True, False), (False, False), (False, True)):
+        bank = StemBank([(root, "train", "musdb", None)], preload=not lazy, log=lambda *a: None)
+        for factor in (1.0, 1.1, 0.9):
+            mixer = RandomMixer(bank, SAMPLE_RATE, seed=1, gain_db=(0.0, 0.0), p_swap=0, p_flip=0, p_drop=0,
+                                p_speed=1.0, speed=(factor, factor))
+            mixer.gather_on_device = on_device
+            x = mixer.batch(6)
+            assert tuple(x.shape) == (6, len(STEMS), 2, SAMPLE_RATE)
+            spec = np.abs(np.fft.rfft(x[:, 0, 0].numpy(), axis=-1))  # 1 Hz bins (1 s segments)
+            for b in range(6):
+                f = float(np.argmax(spec[b]))
+                assert min(abs(f - f0 * factor) for f0 in f0s) <= 1.0, (lazy, on_device, factor, f)
+            led = mixer.ledger_summary()
+            assert sum(v["seconds"] for v in led.values()) == pytest.approx(6 * len(STEMS) * factor)
+
+
 def test_train_two_steps_musdb(tmp_path, monkeypatch):
     from demix_model import train
     root = str(tmp_path / "musdb18hq")
