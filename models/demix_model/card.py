@@ -98,7 +98,9 @@ def main(argv=None):
     w("- Random-mix augmentation: each example takes each stem from a random song and offset (25 % of "
       "examples keep one song's real mix), gain -9..+3 dB, channel swap, polarity flip, 5 % stem dropout, "
       + ("random per-stem EQ (tilt +-1.5 dB/oct, two +-9 dB bells, p = %.2f)." % st["args"]["p_eq"]
-         if st.get("args", {}).get("p_eq") else "no random EQ (added to the trainer after this run)."))
+         if st.get("args", {}).get("p_eq") else "no random EQ (added to the trainer after this run).")
+      + (" Speed change of a stem (resampled by %.2f-%.2f: pitch, formants and tempo together), p = %.2f."
+         % (*st["args"]["speed"], st["args"]["p_speed"]) if st.get("args", {}).get("p_speed") else ""))
     w("- Loss: L1 on the time-domain stems after ISTFT + 0.5 x multi-resolution STFT magnitude L1 "
       "(n_fft 2048, 512), normalised by the mixture level; AdamW, cosine LR with warm-up, EMA weights exported.")
     for r in a.runs:

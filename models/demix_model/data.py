@@ -343,16 +343,23 @@ def write_audio(path, x, fmt="ogg", quality=0.8):
 
 
 def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.8, max_tracks=None,
-         max_seconds=None):
+         max_seconds=None, shard=(0, 1)):
     """Re-encode a songs tree compactly (for carrying to a GPU machine): each stem as Ogg
-    Vorbis (or FLAC); the mixture is left out (it is the sum of the stems). Copies manifest.json."""
+    Vorbis (or FLAC); the mixture is left out (it is the sum of the stems). Copies manifest.json.
+    ``shard=(i, n)`` keeps every n-th train song from the i-th (valid songs go to shard 0 only),
+    so a set too large for one transfer travels as n packs."""
     import shutil
-    import soundfile as sf
     total = 0
     if isinstance(max_tracks, int):
         max_tracks = {sp: max_tracks for sp in splits}
+    i_shard, n_shards = shard
     for split in splits:
-        for t in list_tracks(src_root, split)[:(max_tracks or {}).get(split)]:
+        tracks = list_tracks(src_root, split)
+        if split == "train":
+            tracks = tracks[i_shard::n_shards]
+        elif i_shard != 0:
+            continue
+        for t in tracks[:(max_tracks or {}).get(split)]:
             d = os.path.join(dst_root, split, os.path.basename(t))
             os.makedirs(d, exist_ok=True)
             for stem in STEMS:
@@ -384,6 +391,11 @@ if __name__ == "__main__":
     ap.add_argument("--quality", type=float, default=0.8)
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--max-valid", type=int, default=3)
+    ap.add_argument("--shard", default="0/1", help="I/N: every N-th train song from the I-th (valid only in 0/N)")
     a = ap.parse_args()
-    n = pack(a.src, a.dst, fmt=a.fmt, quality=a.quality, max_tracks={"train": a.max_train, "valid": a.max_valid})
+    i, n = (int(v) for v in a.shard.split("/"))
+    if not 0 <= i < n:
+        ap.error("--shard must be I/N with 0 <= I < N")
+    n = pack(a.src, a.dst, fmt=a.fmt, quality=a.quality, max_tracks={"train": a.max_train, "valid": a.max_valid},
+             shard=(i, n))
     print(f"packed {n / 1e6:.1f} MB into {a.dst}")

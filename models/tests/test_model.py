@@ -174,6 +174,22 @@ def test_speed_augmentation_moves_pitch_by_the_factor(tmp_path):
             assert sum(v["seconds"] for v in led.values()) == pytest.approx(6 * len(STEMS) * factor)
 
 
+def test_pack_shards_split_the_train_songs(tmp_path):
+    """Shards of a pack hold disjoint train songs that together are all of them; valid goes to shard 0."""
+    from demix_model.data import pack, list_tracks
+    root = str(tmp_path / "songs")
+    make_fake_musdb(root, n_train=5, n_valid=2, seconds=1.0)
+    seen = []
+    for i in range(2):
+        dst = str(tmp_path / f"pack-{i}")
+        assert pack(root, dst, fmt="flac", shard=(i, 2)) > 0
+        names = [os.path.basename(t) for t in list_tracks(dst, "train")]
+        assert names and not set(names) & set(seen)
+        seen += names
+        assert len(list_tracks(dst, "valid")) == (2 if i == 0 else 0)
+    assert sorted(seen) == sorted(os.path.basename(t) for t in list_tracks(root, "train"))
+
+
 def test_train_two_steps_musdb(tmp_path, monkeypatch):
     from demix_model import train
     root = str(tmp_path / "musdb18hq")
