@@ -370,7 +370,8 @@ def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.8, 
                 if os.path.exists(p) and os.path.getmtime(p) > os.path.getmtime(_find(t, stem)):
                     total += os.path.getsize(p)
                     continue
-                write_audio(p, x, fmt, quality)
+                write_audio(p + ".part", x, fmt, quality)  # a killed run leaves no truncated stem
+                os.replace(p + ".part", p)
                 total += os.path.getsize(p)
     m = os.path.join(src_root, "manifest.json")
     if os.path.exists(m):
