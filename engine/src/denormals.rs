@@ -31,13 +31,23 @@ pub fn flush_subnormal(x: f32) -> f32 {
     }
 }
 
-/// Makes every sample of `channels` safe to hand to a host: NaN and ±inf become 0, subnormals
-/// become 0, everything else is unchanged. Allocation-free (audio thread: the plugin's
+/// `x` made safe to hand to a host: NaN, ±inf and subnormals become 0, everything else is
+/// unchanged.
+#[inline(always)]
+pub fn sanitize(x: f32) -> f32 {
+    if x.is_finite() {
+        flush_subnormal(x)
+    } else {
+        0.0
+    }
+}
+
+/// [`sanitize`] on every sample of `channels`. Allocation-free (audio thread: the plugin's
 /// pass-through after an internal fault, where no engine cleans the signal).
 pub fn sanitize_in_place(channels: &mut [&mut [f32]]) {
     for ch in channels.iter_mut() {
         for x in ch.iter_mut() {
-            *x = if x.is_finite() { flush_subnormal(*x) } else { 0.0 };
+            *x = sanitize(*x);
         }
     }
 }

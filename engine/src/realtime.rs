@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use crate::denormals::flush_subnormal;
+use crate::denormals::{flush_subnormal, sanitize};
 use crate::mixer::{MixSettings, Mixer};
 use crate::separator::N_STEMS;
 use crate::status::{EngineKind, EngineStatus};
@@ -263,12 +263,8 @@ impl RealtimeEngine {
         for i in 0..n {
             for c in 0..stride {
                 let x = channels[c.min(ch - 1)][start + i];
-                let x = if x.is_finite() {
-                    flush_subnormal(x)
-                } else {
-                    nonfinite = true;
-                    0.0
-                };
+                nonfinite |= !x.is_finite();
+                let x = sanitize(x);
                 self.interleaved[i * stride + c] = x;
                 let d = &mut self.dry_delay[self.dry_pos * stride + c];
                 self.dry[i * stride + c] = *d;
@@ -357,7 +353,7 @@ impl RealtimeEngine {
                 for (k, out) in bus.iter_mut().enumerate() {
                     let Some(out) = out.get_mut(start + i) else { continue };
                     let v = if have_frame { stem_gain * g[s] * self.frame[s * stride + k.min(stride - 1)] } else { 0.0 };
-                    *out = if v.is_finite() { flush_subnormal(v) } else { 0.0 };
+                    *out = sanitize(v);
                 }
             }
         }

@@ -394,9 +394,9 @@ if __name__ == "__main__":
     ap.add_argument("--max-valid", type=int, default=3)
     ap.add_argument("--shard", default="0/1", help="I/N: every N-th train song from the I-th (valid only in 0/N)")
     a = ap.parse_args()
-    i, n = (int(v) for v in a.shard.split("/"))
-    if not 0 <= i < n:
+    i_shard, n_shards = (int(v) for v in a.shard.split("/"))
+    if not 0 <= i_shard < n_shards:
         ap.error("--shard must be I/N with 0 <= I < N")
-    n = pack(a.src, a.dst, fmt=a.fmt, quality=a.quality, max_tracks={"train": a.max_train, "valid": a.max_valid},
-             shard=(i, n))
-    print(f"packed {n / 1e6:.1f} MB into {a.dst}")
+    size = pack(a.src, a.dst, fmt=a.fmt, quality=a.quality, max_tracks={"train": a.max_train, "valid": a.max_valid},
+                shard=(i_shard, n_shards))
+    print(f"packed {size / 1e6:.1f} MB into {a.dst}")
