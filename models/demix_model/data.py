@@ -155,11 +155,19 @@ class StemBank:
         self.audio = None
         if preload:
             self.audio = np.zeros((len(STEMS), 2, self.total), dtype=np.int16)
-            for i, t in enumerate(self.tracks):
-                for s, stem in enumerate(STEMS):
-                    x = read_wav(_find(t.dir, stem), 0, t.length)
-                    self.audio[s, :, self.starts[i]:self.starts[i] + t.length] = np.clip(
-                        np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+
+            def load(job):
+                i, s = job
+                t = self.tracks[i]
+                x = read_wav(_find(t.dir, STEMS[s]), 0, t.length)
+                self.audio[s, :, self.starts[i]:self.starts[i] + t.length] = np.clip(
+                    np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+
+            # decoding (Ogg packs) dominates start-up; libsndfile runs without the GIL
+            from concurrent.futures import ThreadPoolExecutor
+            jobs = [(i, s) for i in range(len(self.tracks)) for s in range(len(STEMS))]
+            with ThreadPoolExecutor(max_workers=max(1, min(16, os.cpu_count() or 1))) as pool:
+                list(pool.map(load, jobs))
         log(f"bank: {len(self.tracks)} tracks, {self.total / SAMPLE_RATE / 60:.1f} min"
             f"{' (preloaded, %.0f MB)' % (self.audio.nbytes / 1e6) if preload else ' (lazy)'}")
 
