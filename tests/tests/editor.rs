@@ -130,6 +130,14 @@ fn editor_opens_renders_and_closes_under_x11() {
         std::thread::sleep(Duration::from_millis(10));
     }
     inst.with_handle(|h| h.get_extension::<PluginGui>().unwrap().destroy(h));
+    // As after the first destroy: let the editor's window thread see the close before the
+    // instance (and with it the plugin library) goes away. baseview closes its X11 thread
+    // asynchronously; unloading the library under a thread that is still closing crashed this
+    // test's process once at exit.
+    for _ in 0..20 {
+        inst.poll_main_thread();
+        std::thread::sleep(Duration::from_millis(5));
+    }
     inst.deactivate();
     conn.destroy_window(parent).unwrap();
     conn.flush().unwrap();
