@@ -57,6 +57,15 @@ def loss_fn(est, ref):
     return l_time + 0.5 * l_spec
 
 
+def sdr_loss(est, ref, floor=1e-3):
+    """Negative MDX SDR in dB, mean over examples and stems: 10 log10((err + e) / (ref + e)), where
+    e = floor x the example's mixture energy keeps silent (dropped) stems bounded."""
+    e = floor * ref.sum(1).pow(2).sum(dim=(-1, -2))[:, None]  # [B, 1]
+    num = (ref - est).pow(2).sum(dim=(-1, -2)) + e
+    den = ref.pow(2).sum(dim=(-1, -2)) + e
+    return (10 * torch.log10(num / den)).mean()
+
+
 def sdr_torch(ref, est, eps=1e-8):
     """MDX SDR per example and stem: [B, S]."""
     num = ref.pow(2).sum(dim=(-1, -2))
@@ -127,6 +136,8 @@ def main(argv=None):
     ap.add_argument("--p-speed", type=float, default=0.0,
                     help="probability of resampling a stem by a random factor (pitch + tempo)")
     ap.add_argument("--speed", type=float, nargs=2, default=(0.89, 1.12), help="range of that factor")
+    ap.add_argument("--sdr-weight", type=float, default=0.0,
+                    help="add this x the negative SDR in dB (the evaluation metric) to the loss")
     ap.add_argument("--dim", type=int, default=ModelConfig.dim)
     ap.add_argument("--layers", type=int, default=ModelConfig.layers)
     a = ap.parse_args(argv)
@@ -243,6 +254,8 @@ def main(argv=None):
         ref = mixer.batch(a.batch)
         est = separate(net, ref, a.chunk)
         loss = loss_fn(est, ref)
+        if a.sdr_weight:
+            loss = loss + a.sdr_weight * sdr_loss(est, ref)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -206,3 +206,20 @@ def test_train_two_steps_musdb(tmp_path, monkeypatch):
                 "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--resume"])
     led = json.loads((run / "ledger.json").read_text())
     assert led["steps"] == 3
+
+
+def test_sdr_loss_is_the_negative_mdx_sdr_and_bounded_for_silent_stems():
+    import torch
+    from demix_model.train import sdr_loss
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(2, 4, 2, 4000, generator=g)
+    # half the reference: SDR = 10 log10(1 / 0.25) = 6.02 dB, slightly less with the floor
+    half = sdr_loss(ref * 0.5, ref, floor=0.0).item()
+    assert half == pytest.approx(-6.0206, abs=1e-3)
+    assert sdr_loss(torch.zeros_like(ref), ref).item() == pytest.approx(0.0, abs=1e-6)
+    # a dropped (silent) stem: its estimate's error is measured against the mixture floor, finite
+    ref[0, 1] = 0
+    est = ref.clone()
+    est[0, 1] = 0.1 * torch.randn(2, 4000, generator=g)
+    v = sdr_loss(est, ref)
+    assert torch.isfinite(v) and v.item() > sdr_loss(ref, ref).item()
