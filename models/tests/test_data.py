@@ -166,6 +166,22 @@ def test_demo_clip_stems_sum_to_mixture():
     assert total < 3 * 1024 * 1024
 
 
+def test_medley_covers_every_valid_song_with_licences():
+    """tests/fixtures/medley: equal 2 s slices of all 18 valid songs, each with its sources listed."""
+    d = os.path.join(ROOT, "tests", "fixtures", "medley")
+    lens = set()
+    for s in STEMS:
+        info = sf.info(os.path.join(d, f"{s}.ogg"))
+        assert info.samplerate == 44100 and info.channels == 2
+        lens.add(info.frames)
+    assert len(lens) == 1 and abs(lens.pop() - 36 * 44100) < 4096
+    rows = [r.split("|") for r in open(os.path.join(d, "README.md")).read().splitlines()
+            if r.startswith("| ") and not r.startswith("| excerpt")]
+    assert sorted({int(r[1]) for r in rows}) == list(range(18))
+    assert sorted({r[2].strip() for r in rows}) == [f"valid_{i:04d}" for i in range(18)]
+    assert all(r[8].strip() for r in rows), "an item without a licence"
+
+
 @needs_tools
 def test_render_is_deterministic():
     import hashlib

@@ -102,6 +102,18 @@ def main(argv=None):
     print(f"demo from {s['song_id']} at {t0:.1f} s (score {score:.2f})")
 
 
+def items_in(song, t0, t1):
+    """(stem, "kind | package | `file` | licence") for every source item of a manifest song that
+    sounds inside [t0, t1] seconds."""
+    for k in STEMS:
+        for it in song["stems"][k]["items"]:
+            st = it.get("start_s")
+            if st is not None and (st > t1 or st + it.get("dur_s", 1e9) < t0):
+                continue
+            kind = it.get("kind") or ("soundfont" if it.get("soundfont") else "midi/groove")
+            yield k, f"{kind} | {it['package']} | `{it['file']}` | {it['licence']}"
+
+
 def write_readme(out, s, t0, seconds, man, step=1):
     t1 = t0 + seconds
     lines = [
@@ -128,13 +140,7 @@ def write_readme(out, s, t0, seconds, man, step=1):
         "| stem | item | package | file | licence |",
         "|---|---|---|---|---|",
     ]
-    for k in STEMS:
-        for it in s["stems"][k]["items"]:
-            st = it.get("start_s")
-            if st is not None and (st > t1 or st + it.get("dur_s", 1e9) < t0):
-                continue  # not inside the excerpt
-            kind = it.get("kind") or ("soundfont" if it.get("soundfont") else "midi/groove")
-            lines.append(f"| {k} | {kind} | {it['package']} | `{it['file']}` | {it['licence']} |")
+    lines += [f"| {k} | {row} |" for k, row in items_in(s, t0, t1)]
     lines += ["", "Effects (EQ, compression, reverb, panning, levels) were applied by demix_data; the per-stem",
               "parameters are in `models/.data/songs/manifest.json` under this song id.", "",
               "## Licences", "",

@@ -17,7 +17,7 @@ import os
 import numpy as np
 import soundfile as sf
 
-from .demo import STEMS, SR
+from .demo import STEMS, SR, items_in
 
 
 def cut(songs_dir, songs, seconds, fade_s=0.05):
@@ -84,15 +84,7 @@ def write_readme(out, songs, where, seconds, man):
         "|---|---|---|---|---|---|---|---|",
     ]
     for j, (s, (sid, t0)) in enumerate(zip(songs, where)):
-        t1 = t0 + seconds
-        for k in STEMS:
-            for it in s["stems"][k]["items"]:
-                st = it.get("start_s")
-                if st is not None and (st > t1 or st + it.get("dur_s", 1e9) < t0):
-                    continue
-                kind = it.get("kind") or ("soundfont" if it.get("soundfont") else "midi/groove")
-                lines.append(f"| {j} | {sid} | {t0:.1f} | {k} | {kind} | {it['package']} | `{it['file']}` | "
-                             f"{it['licence']} |")
+        lines += [f"| {j} | {sid} | {t0:.1f} | {k} | {row} |" for k, row in items_in(s, t0, t0 + seconds)]
     lines += ["", "## Licences", "",
               "The medley is a derivative of the items above; redistribution follows the most restrictive",
               "of them (GPL-compatible share-alike: GPL-2+/GPL-3+ material and CC-BY(-SA)-3.0 voices —",
