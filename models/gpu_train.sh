@@ -31,15 +31,15 @@ for p in ${PACKS:-models/.data/pack*/}; do
 done
 echo "packs: $(ls -d ${PACKS:-models/.data/pack*/} 2>/dev/null | tr '\n' ' ')-> $n train songs"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader 2>/dev/null
-pids=()
+pids=(); names=()
 for spec in "$@"; do
   read -r name args <<<"$spec"
+  names+=("$name")
   # shellcheck disable=SC2086
   PYTHONUNBUFFERED=1 $py models/train.py --name "$name" --songs "$songs" --batch 64 --seg 3 --dim 64 \
     --minutes "$minutes" $args >"$out/$name.log" 2>&1 &
   pids+=($!)
 done
-names=(); for spec in "$@"; do read -r name _ <<<"$spec"; names+=("$name"); done
 # copy checkpoints to $OUT as they are saved (every 2 min), so a call cut off at its limit still
 # brings back the latest ones
 ( while sleep 30; do for name in "${names[@]}"; do

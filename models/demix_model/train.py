@@ -57,20 +57,18 @@ def loss_fn(est, ref):
     return l_time + 0.5 * l_spec
 
 
-def sdr_loss(est, ref, floor=1e-3):
-    """Negative MDX SDR in dB, mean over examples and stems: 10 log10((err + e) / (ref + e)), where
-    e = floor x the example's mixture energy keeps silent (dropped) stems bounded."""
-    e = floor * ref.sum(1).pow(2).sum(dim=(-1, -2))[:, None]  # [B, 1]
-    num = (ref - est).pow(2).sum(dim=(-1, -2)) + e
-    den = ref.pow(2).sum(dim=(-1, -2)) + e
-    return (10 * torch.log10(num / den)).mean()
-
-
 def sdr_torch(ref, est, eps=1e-8):
-    """MDX SDR per example and stem: [B, S]."""
+    """MDX SDR per example and stem: [B, S]. ``eps`` may be a tensor that broadcasts to [B, S]."""
     num = ref.pow(2).sum(dim=(-1, -2))
     den = (ref - est).pow(2).sum(dim=(-1, -2))
     return 10 * torch.log10((num + eps) / (den + eps))
+
+
+def sdr_loss(est, ref, floor=1e-3):
+    """Negative MDX SDR in dB, mean over examples and stems, with eps = floor x the example's
+    mixture energy, which keeps silent (dropped) stems bounded."""
+    e = floor * ref.sum(1).pow(2).sum(dim=(-1, -2))[:, None]  # [B, 1]
+    return -sdr_torch(ref, est, eps=e).mean()
 
 
 def valid_set(roots, seg_s=6.0, per_track=2, max_tracks=40):
