@@ -14,10 +14,10 @@ from .export import MODELS_DIR
 
 
 def macs_per_frame(cfg: ModelConfig):
-    nb, bw, D, E, H, P, N = cfg.n_bands, cfg.band_width, cfg.dim, cfg.inner, cfg.heads, cfg.head_dim, cfg.d_state
-    front = nb * 2 * bw * D
+    nb, D, E, H, P, N = cfg.n_bands, cfg.dim, cfg.inner, cfg.heads, cfg.head_dim, cfg.d_state
+    front = sum(n * 2 * w * D for n, w in cfg.groups)
     layer = nb * (D * (2 * E + H + 2 * N) + 3 * H * P * N + H * P * N + E * D) + D * nb * cfg.band_hidden * 2
-    head = nb * D * cfg.stems * 4 * bw
+    head = sum(n * D * cfg.stems * 4 * w for n, w in cfg.groups)
     return front + cfg.layers * layer + head
 
 
@@ -48,8 +48,9 @@ def main(argv=None):
     w(f"- Host-side STFT: {SAMPLE_RATE} Hz, n_fft {N_FFT}, hop {HOP} (periodic Hann), one frame per call "
       f"(algorithmic latency n_fft = {1000 * N_FFT / SAMPLE_RATE:.1f} ms), contract v1 (`models/CONTRACT.md`).")
     w(f"- Features: per-bin log power of both channels minus its mean over the frame (level-invariant: a gain "
-      f"on the input changes nothing), zero-padded to {cfg.n_bands} uniform bands x {cfg.band_width} bins; "
-      f"one batched MatMul (per-band weights) to {cfg.n_bands} x {cfg.dim}.")
+      f"on the input changes nothing), zero-padded to {cfg.n_bands} bands ("
+      + ", ".join(f"{n} x {w} bins" for n, w in cfg.groups) + ", low to high); "
+      f"one batched MatMul per group of equal-width bands (per-band weights) to {cfg.n_bands} x {cfg.dim}.")
     w(f"- {cfg.layers} dual-path blocks: a causal Mamba-2-style selective SSM over time (shared over bands; "
       f"inner width {cfg.inner}, {cfg.heads} heads with a scalar decay each, state {cfg.d_state}, no conv; "
       f"chunked SSD form for training, one-step form with explicit state for export), then a token-mixing "

@@ -12,8 +12,10 @@ MODEL_NAME = "msnet-lite-v1"
 
 @dataclass
 class ModelConfig:
-    n_bands: int = 16          # uniform bands, one tensor dimension
-    band_width: int = 33       # 16 * 33 = 528 >= 513 bins (zero-padded)
+    n_bands: int = 16          # bands in all (one tensor dimension); set from band_groups when given
+    band_width: int = 33       # bins per band when there is one group: 16 * 33 = 528 >= 513 (zero-padded)
+    band_groups: tuple = ()    # ((bands, bins per band), ...) from low to high frequency; () = one
+                               # uniform group (n_bands, band_width). Each group is one batched MatMul.
     dim: int = 48              # per-band embedding
     layers: int = 3            # dual-path blocks
     expand: int = 2            # SSM inner width = expand * dim
@@ -22,6 +24,22 @@ class ModelConfig:
     band_hidden: int = 32      # token-mixing MLP across bands
     stems: int = len(STEMS)
     eps: float = 1e-8          # |X|^2 floor inside the log features
+
+    def __post_init__(self):
+        self.band_groups = tuple(tuple(int(v) for v in g) for g in self.band_groups)
+        if self.band_groups:
+            self.n_bands = sum(n for n, _ in self.band_groups)
+            self.band_width = max(w for _, w in self.band_groups)
+        assert sum(n * w for n, w in self.groups) >= BINS, "bands must cover every bin"
+
+    @property
+    def groups(self):
+        """((bands, bins per band), ...), low to high frequency."""
+        return self.band_groups or ((self.n_bands, self.band_width),)
+
+    @property
+    def padded_bins(self) -> int:
+        return sum(n * w for n, w in self.groups)
 
     @property
     def inner(self) -> int:

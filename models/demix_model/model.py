@@ -135,57 +135,71 @@ class DemixNet(nn.Module):
         super().__init__()
         cfg = cfg or ModelConfig()
         self.cfg = cfg
-        nb, bw, D, S = cfg.n_bands, cfg.band_width, cfg.dim, cfg.stems
-        assert nb * bw >= BINS
-        self.w_in = nn.Parameter(torch.randn(nb, 2 * bw, D) * (0.25 / math.sqrt(2 * bw)))
-        self.b_in = nn.Parameter(torch.zeros(nb, 1, D))
+        D, S = cfg.dim, cfg.stems
+        # one (w_in, b_in, w_out, b_out) per band group: bands of one group share a width
+        self.w_in = nn.ParameterList([nn.Parameter(torch.randn(n, 2 * w, D) * (0.25 / math.sqrt(2 * w)))
+                                      for n, w in cfg.groups])
+        self.b_in = nn.ParameterList([nn.Parameter(torch.zeros(n, 1, D)) for n, _ in cfg.groups])
         self.ssm = nn.ModuleList([TimeSSM(cfg) for _ in range(cfg.layers)])
         self.mix = nn.ModuleList([BandMixer(cfg) for _ in range(cfg.layers)])
         self.norm_out = nn.LayerNorm(D)
-        self.w_out = nn.Parameter(torch.randn(nb, D, S * 4 * bw) * (0.01 / math.sqrt(D)))
-        self.b_out = nn.Parameter(torch.zeros(nb, 1, S * 4 * bw))
+        self.w_out = nn.ParameterList([nn.Parameter(torch.randn(n, D, S * 4 * w) * (0.01 / math.sqrt(D)))
+                                       for n, w in cfg.groups])
+        self.b_out = nn.ParameterList([nn.Parameter(torch.zeros(n, 1, S * 4 * w)) for n, w in cfg.groups])
+        self._register_load_state_dict_pre_hook(_rename_single_group)
 
     # ------------------------------------------------------------------ shared pieces
     def frontend(self, spec):
         """spec [..., 2(ch), 2(re,im), bins] -> [..., bands, D]. Level-robust: log power,
         minus its mean over channels and bins (a gain on the input changes nothing)."""
         cfg = self.cfg
-        nb, bw = cfg.n_bands, cfg.band_width
         p = (spec * spec).sum(-2)  # [..., 2, bins]
         f = torch.log(p + cfg.eps)
         f = f - f.mean(dim=(-1, -2), keepdim=True)
-        f = F.pad(f, (0, nb * bw - f.shape[-1]))
+        f = F.pad(f, (0, cfg.padded_bins - f.shape[-1]))
         lead = f.shape[:-2]
-        f = f.reshape(*lead, 2, nb, bw).transpose(-3, -2).reshape(*lead, nb, 1, 2 * bw)
-        x = _band_matmul(f, self.w_in) + self.b_in  # [..., nb, 1, D]
-        return x.reshape(*lead, nb, cfg.dim)
+        xs, k0 = [], 0
+        for (n, w), w_in, b_in in zip(cfg.groups, self.w_in, self.b_in):
+            fg = f if len(cfg.groups) == 1 else f[..., k0:k0 + n * w]
+            k0 += n * w
+            fg = fg.reshape(*lead, 2, n, w).transpose(-3, -2).reshape(*lead, n, 1, 2 * w)
+            xs.append(_band_matmul(fg, w_in) + b_in)  # [..., n, 1, D]
+        x = xs[0] if len(xs) == 1 else torch.cat(xs, dim=-3)
+        return x.reshape(*lead, cfg.n_bands, cfg.dim)
 
     def projected_head(self):
-        """Head weights with the mixture-consistency projection folded in: the masks of all
-        stems sum to exactly 1+0j for any input."""
+        """Head weights per band group, with the mixture-consistency projection folded in: the
+        masks of all stems sum to exactly 1+0j for any input. -> [(W [n, D, S*4*w], b [n, 1, S*4*w])]"""
         cfg = self.cfg
-        nb, bw, D, S = cfg.n_bands, cfg.band_width, cfg.dim, cfg.stems
-        W = self.w_out.reshape(nb, D, S, 2, 2, bw)
-        W = W - W.mean(dim=2, keepdim=True)
-        b = self.b_out.reshape(nb, 1, S, 2, 2, bw)
-        b = b - b.mean(dim=2, keepdim=True)
-        one = torch.zeros(1, 1, 1, 2, 2, 1, dtype=b.dtype, device=b.device)
-        one[..., :, 0, :] = 1.0 / S  # real part of every stem's mask gets 1/S
-        b = b + one
-        return W.reshape(nb, D, S * 4 * bw), b.reshape(nb, 1, S * 4 * bw)
+        D, S = cfg.dim, cfg.stems
+        out = []
+        for (n, w), w_out, b_out in zip(cfg.groups, self.w_out, self.b_out):
+            W = w_out.reshape(n, D, S, 2, 2, w)
+            W = W - W.mean(dim=2, keepdim=True)
+            b = b_out.reshape(n, 1, S, 2, 2, w)
+            b = b - b.mean(dim=2, keepdim=True)
+            one = torch.zeros(1, 1, 1, 2, 2, 1, dtype=b.dtype, device=b.device)
+            one[..., :, 0, :] = 1.0 / S  # real part of every stem's mask gets 1/S
+            b = b + one
+            out.append((W.reshape(n, D, S * 4 * w), b.reshape(n, 1, S * 4 * w)))
+        return out
 
     def head(self, x):
         """x [..., bands, D] -> mask [..., S, 2(ch), 2(re,im), bins]"""
         cfg = self.cfg
-        nb, bw, S = cfg.n_bands, cfg.band_width, cfg.stems
-        W, b = self.projected_head()
+        S = cfg.stems
         lead = x.shape[:-2]
-        u = self.norm_out(x).reshape(*lead, nb, 1, cfg.dim)
-        m = _band_matmul(u, W) + b  # [..., nb, 1, S*2*2*bw]
-        m = m.reshape(*lead, nb, S, 2, 2, bw)
+        u = self.norm_out(x).reshape(*lead, cfg.n_bands, 1, cfg.dim)
         nl = len(lead)
         perm = list(range(nl)) + [nl + 1, nl + 2, nl + 3, nl, nl + 4]
-        m = m.permute(*perm).reshape(*lead, S, 2, 2, nb * bw)
+        ms, b0 = [], 0
+        for (n, w), (W, b) in zip(cfg.groups, self.projected_head()):
+            ug = u if len(cfg.groups) == 1 else u[..., b0:b0 + n, :, :]
+            b0 += n
+            m = _band_matmul(ug, W) + b  # [..., n, 1, S*2*2*w]
+            m = m.reshape(*lead, n, S, 2, 2, w)
+            ms.append(m.permute(*perm).reshape(*lead, S, 2, 2, n * w))
+        m = ms[0] if len(ms) == 1 else torch.cat(ms, dim=-1)
         return m[..., :BINS]
 
     # ------------------------------------------------------------------ full sequence
@@ -221,6 +235,13 @@ class DemixNet(nn.Module):
             new.append(h)
             x = mix(x)
         return (self.head(x), *new)
+
+
+def _rename_single_group(state_dict, prefix, *args):
+    """Checkpoints from before band groups hold `w_in` etc. as single tensors: group 0."""
+    for k in ("w_in", "b_in", "w_out", "b_out"):
+        if prefix + k in state_dict:
+            state_dict[prefix + k + ".0"] = state_dict.pop(prefix + k)
 
 
 class StepWrapper(nn.Module):

@@ -107,6 +107,11 @@ def validate(net, vset, device, bs=8, chunk=64):
     return sum(ls) / len(vset), per
 
 
+def parse_bands(text):
+    """"12x8,6x24" -> ((12, 8), (6, 24)); "" -> () (the default uniform bands)."""
+    return tuple(tuple(int(v) for v in g.split("x")) for g in text.split(",") if g.strip())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", default="run")
@@ -138,6 +143,9 @@ def main(argv=None):
                     help="add this x the negative SDR in dB (the evaluation metric) to the loss")
     ap.add_argument("--dim", type=int, default=ModelConfig.dim)
     ap.add_argument("--layers", type=int, default=ModelConfig.layers)
+    ap.add_argument("--bands", default="", help="band groups low to high, e.g. 12x8,6x24,6x46 "
+                    "(bands x bins each); default: 16 uniform bands of 33 bins")
+    ap.add_argument("--band-hidden", type=int, default=ModelConfig.band_hidden)
     a = ap.parse_args(argv)
 
     dev = torch.device("cuda" if (a.device == "auto" and torch.cuda.is_available()) else
@@ -177,7 +185,7 @@ def main(argv=None):
     vset = valid_set(vroots)
     log(f"valid: {0 if vset is None else len(vset)} excerpts from {vroots}")
 
-    cfg = ModelConfig(dim=a.dim, layers=a.layers)
+    cfg = ModelConfig(dim=a.dim, layers=a.layers, band_hidden=a.band_hidden, band_groups=parse_bands(a.bands))
     net = DemixNet(cfg).to(dev)
     ema = DemixNet(cfg).to(dev)
     ema.load_state_dict(net.state_dict())

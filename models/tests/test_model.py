@@ -18,6 +18,10 @@ from demix_model.model import DemixNet  # noqa: E402
 from demix_model import stft as S  # noqa: E402
 
 
+# narrow bands below 4.1 kHz, wider above: three groups, each one batched MatMul
+GROUPED = ModelConfig(band_groups=((12, 8), (6, 24), (6, 46)), band_hidden=40)
+
+
 def _net(seed=0, cfg=None):
     torch.manual_seed(seed)
     net = DemixNet(cfg or ModelConfig()).eval()
@@ -33,8 +37,9 @@ def _spec(T, seed=1):
     return S.stft_torch(x)[:, :T]
 
 
-def test_step_matches_full_sequence():
-    net = _net()
+@pytest.mark.parametrize("cfg", [None, GROUPED], ids=["uniform", "grouped"])
+def test_step_matches_full_sequence(cfg):
+    net = _net(cfg=cfg)
     T = 300
     spec = _spec(T)
     with torch.no_grad():
@@ -54,8 +59,9 @@ def test_step_matches_full_sequence():
     assert (full32 - full).abs().max().item() <= 1e-4
 
 
-def test_masks_sum_to_one():
-    net = _net()
+@pytest.mark.parametrize("cfg", [None, GROUPED], ids=["uniform", "grouped"])
+def test_masks_sum_to_one(cfg):
+    net = _net(cfg=cfg)
     with torch.no_grad():
         m = net(_spec(20))
     s = m.sum(2)
@@ -89,10 +95,11 @@ def test_stft_contract_numpy_torch_roundtrip():
     assert np.allclose(y.numpy(), x, atol=1e-9)
 
 
-def test_export_parity(tmp_path):
+@pytest.mark.parametrize("cfg,max_nodes", [(None, 140), (GROUPED, 160)], ids=["uniform", "grouped"])
+def test_export_parity(tmp_path, cfg, max_nodes):
     ort = pytest.importorskip("onnxruntime")
     from demix_model.export import export_fp32, quantize_int8, metadata, OrtStepper, write_fixtures, reference_input
-    net = _net()
+    net = _net(cfg=cfg)
     p32, p8 = str(tmp_path / "demix_fp32.onnx"), str(tmp_path / "demix.onnx")
     export_fp32(net, p32, metadata("0" * 64, "fp32"))
     quantize_int8(p32, p8, metadata("0" * 64, "int8-dynamic"))
@@ -105,7 +112,7 @@ def test_export_parity(tmp_path):
     assert np.abs(got8 - ref).max() < 0.05
     import onnx
     m = onnx.load(p32)
-    assert len(m.graph.node) <= 140
+    assert len(m.graph.node) <= max_nodes
     assert {p.key for p in m.metadata_props} >= {"demix.sample_rate", "demix.data_manifest_sha256"}
     ref_json = write_fixtures(str(tmp_path / "fx"), p32, p8, reference_input(8))
     assert ref_json["frames"] == 8
@@ -190,20 +197,21 @@ def test_pack_shards_split_the_train_songs(tmp_path):
     assert sorted(seen) == sorted(os.path.basename(t) for t in list_tracks(root, "train"))
 
 
-def test_train_two_steps_musdb(tmp_path, monkeypatch):
+@pytest.mark.parametrize("bands", ["", "12x8,6x24,6x46"], ids=["uniform", "grouped"])
+def test_train_two_steps_musdb(tmp_path, monkeypatch, bands):
     from demix_model import train
     root = str(tmp_path / "musdb18hq")
     make_fake_musdb(root)
     monkeypatch.setattr(train, "MODELS_DIR", str(tmp_path))
     train.main(["--name", "t", "--musdb", root, "--no-ours", "--steps", "2", "--batch", "2", "--seg", "1",
-                "--dim", "16", "--layers", "1", "--valid-every", "1e9"])
+                "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--bands", bands])
     run = tmp_path / ".runs" / "t"
     assert (run / "last.pt").exists() and (run / "best.pt").exists()
     led = json.loads((run / "ledger.json").read_text())
     assert led["steps"] == 2 and led["audio_seconds"] == pytest.approx(4.0)
     # resume continues the step count
     train.main(["--name", "t", "--musdb", root, "--no-ours", "--steps", "3", "--batch", "2", "--seg", "1",
-                "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--resume"])
+                "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--resume", "--bands", bands])
     led = json.loads((run / "ledger.json").read_text())
     assert led["steps"] == 3
 
@@ -223,3 +231,49 @@ def test_sdr_loss_is_the_negative_mdx_sdr_and_bounded_for_silent_stems():
     est[0, 1] = 0.1 * torch.randn(2, 4000, generator=g)
     v = sdr_loss(est, ref)
     assert torch.isfinite(v) and v.item() > sdr_loss(ref, ref).item()
+
+
+def test_old_checkpoints_load_as_one_band_group():
+    net = _net()
+    sd = net.state_dict()
+    old = {k[:-2] if k.split(".")[0] in ("w_in", "b_in", "w_out", "b_out") else k: v for k, v in sd.items()}
+    assert "w_in" in old and "w_in.0" not in old
+    again = DemixNet(ModelConfig())
+    again.load_state_dict(old)
+    spec = _spec(5)
+    with torch.no_grad():
+        assert torch.equal(again.eval()(spec), net(spec))
+
+
+def test_reband_to_the_same_bands_is_the_same_model():
+    from demix_model.reband import reband
+    net = _net()
+    same = reband(net, ModelConfig(band_hidden=net.cfg.band_hidden)).eval()
+    spec = _spec(30)
+    with torch.no_grad():
+        assert (same(spec) - net(spec)).abs().max().item() < 1e-6
+
+
+def test_reband_keeps_each_bins_head_weights():
+    """A new band that lies inside one old band, fed that old band's token, gives its bins the old
+    masks: the head columns moved with their bins."""
+    from demix_model.reband import reband
+    net = _net()
+    new = reband(net, GROUPED).eval()
+    x_old = torch.randn(net.cfg.n_bands, net.cfg.dim)
+    ow = net.cfg.band_width
+    k0s, x_new, inside = [], [], []
+    k0 = 0
+    for n, w in GROUPED.groups:
+        for _ in range(n):
+            first, last = k0, min(k0 + w, BINS) - 1
+            x_new.append(x_old[min(first + w // 2, BINS - 1) // ow])
+            if first // ow == last // ow:
+                inside.append((first, last))
+            k0 += w
+    assert len(inside) >= 10
+    with torch.no_grad():
+        m_old = net.head(x_old)
+        m_new = new.head(torch.stack(x_new))
+    for first, last in inside:
+        assert torch.allclose(m_new[..., first:last + 1], m_old[..., first:last + 1], atol=1e-5)
