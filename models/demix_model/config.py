@@ -7,7 +7,12 @@ HOP = 256
 BINS = N_FFT // 2 + 1  # 513
 STEMS = ("vocals", "drums", "bass", "other")
 CONTRACT_VERSION = "1"
-MODEL_NAME = "msnet-lite-v1"
+MODEL_NAME = "msnet-lite-v1"   # 16 uniform bands
+
+
+def model_name(cfg) -> str:
+    """The `demix.name` shown in the GUI: v2 is the band-group layout."""
+    return "msnet-lite-v2" if cfg.band_groups else MODEL_NAME
 
 
 @dataclass
@@ -23,6 +28,7 @@ class ModelConfig:
     d_state: int = 16          # SSM state size N
     band_hidden: int = 32      # token-mixing MLP across bands
     stems: int = len(STEMS)
+    mask_shrink: float = 1.0   # masks are a*M + (1-a)/stems (a calibration chosen after training, on train songs)
     eps: float = 1e-8          # |X|^2 floor inside the log features
 
     def __post_init__(self):

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from .config import (SAMPLE_RATE, N_FFT, HOP, BINS, STEMS, CONTRACT_VERSION, MODEL_NAME,
+from .config import (SAMPLE_RATE, N_FFT, HOP, BINS, STEMS, CONTRACT_VERSION, MODEL_NAME, model_name,
                      ModelConfig)
 
 MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -240,7 +240,7 @@ def main(argv=None):
     sha = st.get("manifest_sha256") or manifest_sha256(a.manifest)
     fp32 = os.path.join(a.out_dir, "demix_fp32.onnx")
     int8 = os.path.join(a.out_dir, "demix.onnx")
-    export_fp32(net, fp32, metadata(sha, "fp32"))
+    export_fp32(net, fp32, metadata(sha, "fp32", model_name(net.cfg)))
     calib = None
     if a.quant == "qdq":
         audio, _ = fixture_audio(a.songs)
@@ -250,7 +250,7 @@ def main(argv=None):
         for s in spec:
             calib.append({"spec": s, **{k: v.copy() for k, v in stp.state.items()}})
             stp(s)
-    quantize_int8(fp32, int8, metadata(sha, "int8-dynamic" if a.quant == "dynamic" else "int8-qdq"),
+    quantize_int8(fp32, int8, metadata(sha, "int8-dynamic" if a.quant == "dynamic" else "int8-qdq", model_name(net.cfg)),
                   mode=a.quant, calib=calib)
     audio, src = fixture_audio(a.songs)
     spec = reference_input(a.frames, audio)

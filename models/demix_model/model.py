@@ -169,15 +169,19 @@ class DemixNet(nn.Module):
 
     def projected_head(self):
         """Head weights per band group, with the mixture-consistency projection folded in: the
-        masks of all stems sum to exactly 1+0j for any input. -> [(W [n, D, S*4*w], b [n, 1, S*4*w])]"""
+        masks of all stems sum to exactly 1+0j for any input. With cfg.mask_shrink = a the masks
+        are a*M + (1-a)/S (pulled toward an even split), still summing to 1+0j.
+        -> [(W [n, D, S*4*w], b [n, 1, S*4*w])]"""
         cfg = self.cfg
-        D, S = cfg.dim, cfg.stems
+        D, S, a = cfg.dim, cfg.stems, cfg.mask_shrink
         out = []
         for (n, w), w_out, b_out in zip(cfg.groups, self.w_out, self.b_out):
             W = w_out.reshape(n, D, S, 2, 2, w)
             W = W - W.mean(dim=2, keepdim=True)
             b = b_out.reshape(n, 1, S, 2, 2, w)
             b = b - b.mean(dim=2, keepdim=True)
+            if a != 1.0:
+                W, b = a * W, a * b
             one = torch.zeros(1, 1, 1, 2, 2, 1, dtype=b.dtype, device=b.device)
             one[..., :, 0, :] = 1.0 / S  # real part of every stem's mask gets 1/S
             b = b + one

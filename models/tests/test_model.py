@@ -277,3 +277,32 @@ def test_reband_keeps_each_bins_head_weights():
         m_new = new.head(torch.stack(x_new))
     for first, last in inside:
         assert torch.allclose(m_new[..., first:last + 1], m_old[..., first:last + 1], atol=1e-5)
+
+
+def test_mask_shrink_pulls_masks_toward_an_even_split():
+    import dataclasses
+    net = _net(cfg=GROUPED)
+    shrunk = DemixNet(dataclasses.replace(GROUPED, mask_shrink=0.8)).eval()
+    shrunk.load_state_dict(net.state_dict())
+    spec = _spec(12)
+    with torch.no_grad():
+        m, m8 = net(spec), shrunk(spec)
+    want = 0.8 * m
+    want[..., 0, :] += 0.2 / len(STEMS)
+    assert (m8 - want).abs().max().item() < 1e-5
+    s = m8.sum(2)
+    assert torch.allclose(s[..., 0, :], torch.ones_like(s[..., 0, :]), atol=1e-5)
+
+
+def test_calibrate_writes_the_chosen_shrink(tmp_path):
+    from demix_model import calibrate
+    root = str(tmp_path / "songs")
+    make_fake_musdb(root, n_train=2, n_valid=0, seconds=2.0)
+    net = _net(cfg=ModelConfig(dim=16, layers=1))
+    ck = str(tmp_path / "a.pt")
+    torch.save({"ema": net.state_dict(), "model_cfg": net.cfg.to_dict()}, ck)
+    best = calibrate.main([ck, "--songs", root, "--every", "1", "--out", str(tmp_path / "b.pt")])
+    st = torch.load(tmp_path / "b.pt", weights_only=False)
+    assert st["model_cfg"]["mask_shrink"] == best and best in calibrate.GRID
+    scores = st["calibration"]["grid_mean_sdr"]
+    assert scores[best] == max(scores.values())
