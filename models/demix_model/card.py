@@ -55,9 +55,12 @@ def main(argv=None):
       f"inner width {cfg.inner}, {cfg.heads} heads with a scalar decay each, state {cfg.d_state}, no conv; "
       f"chunked SSD form for training, one-step form with explicit state for export), then a token-mixing "
       f"MLP across bands ({cfg.n_bands} -> {cfg.band_hidden} -> {cfg.n_bands}, ReLU).")
-    w(f"- Head: LayerNorm + one batched MatMul per band to complex ratio masks for {cfg.stems} stems x 2 "
-      f"channels x (re, im) x 513 bins; the mixture-consistency projection (masks sum to 1+0j) is folded "
-      f"into the head weights, in training and in the exported graph.")
+    w(f"- Head: LayerNorm + one batched MatMul per group of equal-width bands (per-band weights) to complex "
+      f"ratio masks for {cfg.stems} stems x 2 channels x (re, im) x 513 bins; the mixture-consistency "
+      f"projection (masks sum to 1+0j) is folded into the head weights, in training and in the exported graph."
+      + (f" Mask shrinkage {cfg.mask_shrink:g}: the masks are {cfg.mask_shrink:g} x M + {1 - cfg.mask_shrink:g} x "
+         f"1/{cfg.stems}, also folded into the head (chosen on train songs, `models/calibrate.py`)."
+         if cfg.mask_shrink != 1.0 else ""))
     w(f"- Parameters: {params:,}; MACs per frame: {macs_per_frame(cfg) / 1e6:.2f} M "
       f"({macs_per_frame(cfg) * SAMPLE_RATE / HOP / 1e6:.0f} M MAC/s of audio).")
     w(f"- State: {cfg.layers} tensors `state_in_ssm<i>` [{cfg.n_bands}, {cfg.heads}, {cfg.head_dim}, {cfg.d_state}].\n")
