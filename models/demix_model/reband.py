@@ -54,11 +54,10 @@ def reband(old: DemixNet, new_cfg: ModelConfig) -> DemixNet:
     o_W = [old.w_out[g][j].reshape(D, S, 2, 2, -1) for g, j in o_grp]
     o_b = [old.b_out[g][j].reshape(1, S, 2, 2, -1) for g, j in o_grp]
     centre_old = []
-    for nb_i, ((k0, w), (g, j)) in enumerate(zip(n_bands, n_grp)):
+    for (k0, w), (g, j) in zip(n_bands, n_grp):
         centre = min(k0 + w // 2, BINS - 1)
         ob = o_where[centre][0]
         centre_old.append(ob)
-        ow = o_bands[ob][1]
         win = net.w_in[g][j]  # [2*w, D]
         win.zero_()
         W = net.w_out[g][j].reshape(D, S, 2, 2, w)
