@@ -145,7 +145,6 @@ fn neural_engine_beats_classic_on_every_stem_of_the_valid_medley() {
 }
 
 #[test]
-#[ignore = "not met on this one song: the shipped model loses to Classic on the demo clip's vocals and drums (valid_0002 is one of the 4 of 18 valid songs where it does not win every stem; see docs/RESULTS.md); run with --ignored"]
 fn neural_engine_beats_classic_on_every_stem_of_the_demo_clip() {
     neural_beats_classic_on_every_stem("demo clip", known_mix());
 }
