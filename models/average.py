@@ -8,8 +8,21 @@ include A's (true for a run started with `train.py --init A`). Needs torch.
 """
 import argparse
 import os
+import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from demix_model.config import ModelConfig  # noqa: E402
+from demix_model.model import DemixNet  # noqa: E402
+
+
+def weights(st):
+    """A checkpoint's EMA (else model) weights, with the key names of the current DemixNet
+    (older checkpoints name the single band group's tensors `w_in`, not `w_in.0`)."""
+    net = DemixNet(ModelConfig(**st["model_cfg"]))
+    net.load_state_dict(st.get("ema") or st["model"])
+    return net.state_dict()
 
 
 def main(argv=None):
@@ -21,9 +34,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     a = torch.load(args.a, map_location="cpu", weights_only=False)
     b = torch.load(args.b, map_location="cpu", weights_only=False)
-    if a.get("model_cfg") != b.get("model_cfg"):
-        raise SystemExit(f"different model configs: {a.get('model_cfg')} vs {b.get('model_cfg')}")
-    wa, wb = a.get("ema") or a["model"], b.get("ema") or b["model"]
+    ca, cb = (ModelConfig(**x["model_cfg"]).to_dict() for x in (a, b))
+    if ca != cb:
+        raise SystemExit(f"different model configs: {ca} vs {cb}")
+    wa, wb = weights(a), weights(b)
     avg = {k: (1 - args.alpha) * wa[k] + args.alpha * wb[k] if wb[k].is_floating_point() else wb[k] for k in wb}
     out = dict(b, model=avg, ema=avg, opt=None, soup={"a": args.a, "b": args.b, "alpha": args.alpha})
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

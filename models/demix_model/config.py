@@ -36,7 +36,8 @@ class ModelConfig:
         if self.band_groups:
             self.n_bands = sum(n for n, _ in self.band_groups)
             self.band_width = max(w for _, w in self.band_groups)
-        assert sum(n * w for n, w in self.groups) >= BINS, "bands must cover every bin"
+        if self.padded_bins < BINS:
+            raise ValueError(f"band groups {self.groups} cover {self.padded_bins} bins, need {BINS}")
 
     @property
     def groups(self):
