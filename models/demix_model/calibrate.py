@@ -13,16 +13,13 @@ import os
 import numpy as np
 import torch
 
-from .config import ModelConfig, STEMS
+from .config import ModelConfig, SAMPLE_RATE, STEMS
 from .data import list_tracks, read_wav, _find
+from .evaluate import sdr
 from .model import DemixNet
 from .train import separate, MODELS_DIR
 
 GRID = tuple(round(1.0 - 0.05 * i, 2) for i in range(11))  # 1.0 ... 0.5
-
-
-def _sdr(ref, est):
-    return 10 * np.log10(np.sum(ref ** 2) / max(np.sum((ref - est) ** 2), 1e-20))
 
 
 @torch.no_grad()
@@ -32,7 +29,7 @@ def shrink_scores(net, tracks, grid=GRID, max_seconds=None):
     for tr in tracks:
         stems = np.stack([read_wav(_find(tr, s)) for s in STEMS]).astype(np.float32)
         if max_seconds:
-            stems = stems[..., :int(max_seconds * 44100)]
+            stems = stems[..., :int(max_seconds * SAMPLE_RATE)]
         est = separate(net, torch.from_numpy(stems)[None])[0].double().numpy()
         ref = stems.astype(np.float64)
         mix = ref.sum(0)
@@ -40,7 +37,7 @@ def shrink_scores(net, tracks, grid=GRID, max_seconds=None):
             e = a * est + (1 - a) * mix[None] / len(STEMS)
             for k, s in enumerate(STEMS):
                 if np.sum(ref[k] ** 2) >= 1e-6:  # silent reference: SDR undefined
-                    per[a][s].append(_sdr(ref[k], e[k]))
+                    per[a][s].append(sdr(ref[k], e[k]))
     return {a: {s: float(np.median(v)) if v else float("nan") for s, v in d.items()} for a, d in per.items()}
 
 
