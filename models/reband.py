@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 from demix_model.config import ModelConfig  # noqa: E402
-from demix_model.model import DemixNet  # noqa: E402
+from demix_model.export import load_net  # noqa: E402
 from demix_model.reband import reband  # noqa: E402
 from demix_model.train import parse_bands  # noqa: E402
 
@@ -23,10 +23,8 @@ ap.add_argument("--bands", required=True)
 ap.add_argument("--band-hidden", type=int, default=None)
 ap.add_argument("--out", required=True)
 a = ap.parse_args()
-st = torch.load(a.ckpt, map_location="cpu", weights_only=False)
-oc = ModelConfig(**st["model_cfg"])
-old = DemixNet(oc)
-old.load_state_dict(st.get("ema") or st["model"])
+old, st = load_net(a.ckpt)
+oc = old.cfg
 nc = ModelConfig(**dict(oc.to_dict(), band_groups=parse_bands(a.bands),
                         band_hidden=a.band_hidden or oc.band_hidden))
 net = reband(old, nc)

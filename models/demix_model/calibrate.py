@@ -13,10 +13,10 @@ import os
 import numpy as np
 import torch
 
-from .config import ModelConfig, SAMPLE_RATE, STEMS
+from .config import SAMPLE_RATE, STEMS
 from .data import list_tracks, read_wav, _find
 from .evaluate import sdr
-from .model import DemixNet
+from .export import load_net
 from .train import separate, MODELS_DIR
 
 GRID = tuple(round(1.0 - 0.05 * i, 2) for i in range(11))  # 1.0 ... 0.5
@@ -50,10 +50,9 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    st = torch.load(a.ckpt, map_location="cpu", weights_only=False)
-    cfg = ModelConfig(**dict(st["model_cfg"], mask_shrink=1.0))
-    net = DemixNet(cfg).eval()
-    net.load_state_dict(st.get("ema") or st["model"])
+    net, st = load_net(a.ckpt)
+    net.cfg.mask_shrink = 1.0  # score the raw masks; the grid's a is the whole shrinkage
+    net.eval()
     tracks = list_tracks(a.songs, "train")[::a.every]
     if not tracks:
         raise SystemExit(f"no train songs under {a.songs}")
