@@ -10,7 +10,8 @@
 #
 # Environment:
 #   VALID=models/.data/songs/valid   validation songs: <song>/{mixture,vocals,drums,bass,other}.wav
-#   ENGINES="baseline classic neural neural-fp32"
+#   ENGINES="baseline classic neural neural-fp32"   (also: classic-mask, neural-mask, neural-fp32-mask:
+#                                                    the same without stereo refinement)
 #   MODEL=models/demix.onnx          int8 model for "neural"
 #   MODEL_FP32=models/demix_fp32.onnx
 #   OUT=target/eval
@@ -65,7 +66,10 @@ for e in $ENGINES; do
     baseline | classic) args=(--engine "$e") ;;
     neural) args=(--engine neural --model "$MODEL") ;;
     neural-fp32) args=(--engine neural --model "$MODEL_FP32") ;;
-    *) echo "eval-valid: unknown engine $e (baseline, classic, neural, neural-fp32)" >&2; exit 1 ;;
+    classic-mask) args=(--engine classic --no-stereo-refine) ;;
+    neural-mask) args=(--engine neural --model "$MODEL" --no-stereo-refine) ;;
+    neural-fp32-mask) args=(--engine neural --model "$MODEL_FP32" --no-stereo-refine) ;;
+    *) echo "eval-valid: unknown engine $e (baseline, classic, neural, neural-fp32, classic-mask, neural-mask, neural-fp32-mask)" >&2; exit 1 ;;
   esac
   rm -rf "${OUT:?}/$e"
   sep_cmd="$DEMIX separate ${args[*]} -q -o $OUT/$e $OUT/inputs/*.wav"
@@ -116,7 +120,9 @@ audio_s = sum(wav_seconds(p) for p in glob.glob(os.path.join(out, "inputs", "*.w
 stems = ["vocals", "drums", "bass", "other"]
 metrics = [("sdr_mdx", "SDR (MDX)"), ("si_sdr", "SI-SDR"), ("SDR", "BSS SDR"), ("SIR", "SIR"), ("SAR", "SAR")]
 labels = {"baseline": "baseline (centre/HPSS/low-pass)", "classic": "classic (real-time DSP)",
-          "neural": f"neural int8 (`{model}`)", "neural-fp32": f"neural fp32 (`{model_fp32}`)"}
+          "neural": f"neural int8 (`{model}`)", "neural-fp32": f"neural fp32 (`{model_fp32}`)",
+          "classic-mask": "classic, masks only (no stereo refinement)",
+          "neural-mask": f"neural int8, masks only (`{model}`)", "neural-fp32-mask": f"neural fp32, masks only (`{model_fp32}`)"}
 cmds = {}
 for line in open(os.path.join(out, "commands.txt")):
     e, s, ev = line.rstrip("\n").split("\t")

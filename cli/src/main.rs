@@ -61,6 +61,9 @@ enum Cmd {
         /// Also write OUTDIR/<song>/spectrogram.png: the mixture and each written stem.
         #[arg(long)]
         plot: bool,
+        /// Turn off stereo refinement (the causal multichannel Wiener filter after the masks).
+        #[arg(long)]
+        no_stereo_refine: bool,
     },
     /// Draw spectrograms of audio files as one PNG (one panel per file, log frequency, dBFS).
     Plot {
@@ -234,7 +237,7 @@ fn main() -> ExitCode {
     })
     .ok();
     let res = match cli.cmd {
-        Cmd::Separate { inputs, out, engine, model, stems, format, bits, mode, reference_dir, quiet, plot } => {
+        Cmd::Separate { inputs, out, engine, model, stems, format, bits, mode, reference_dir, quiet, plot, no_stereo_refine } => {
             (|| {
                 let stems = separate::parse_stems(&stems)?;
                 let format = match (format, bits) {
@@ -242,7 +245,8 @@ fn main() -> ExitCode {
                     (FormatArg::Wav, 24) => OutFormat::WavI24,
                     (FormatArg::Wav, _) => OutFormat::WavF32,
                 };
-                let opts = SeparateOptions { inputs, out_dir: out, engine, model, stems, format, mode, reference_dir, quiet, plot };
+                let stereo_refine = !no_stereo_refine;
+                let opts = SeparateOptions { inputs, out_dir: out, engine, model, stems, format, mode, reference_dir, quiet, plot, stereo_refine };
                 separate::run(&opts)
             })()
         }

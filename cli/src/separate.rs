@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Result};
 use demix_engine::offline;
 use demix_engine::separator::{N_STEMS, STEM_NAMES};
+use demix_engine::shaping::ShapingSettings;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::audio::{self, Audio, OutFormat};
@@ -49,6 +50,8 @@ pub struct SeparateOptions {
     pub quiet: bool,
     /// Also write `spectrogram.png` (mixture and each written stem) next to the stems.
     pub plot: bool,
+    /// Stereo refinement after the masks (see `demix_engine::spatial`).
+    pub stereo_refine: bool,
 }
 
 /// Parses `vocals,drums,...` into stem indices (in the engine's order, no duplicates).
@@ -145,7 +148,8 @@ fn separate_one(
     } else {
         let cfg = engine.stft_config(mix.sample_rate);
         let mut sep = engine.make_separator(cfg, mix.n_channels())?;
-        offline::separate(&mix.channels, mix.sample_rate as f32, cfg, sep.as_mut(), |f| {
+        let shaping = ShapingSettings { stereo_refine: opts.stereo_refine, ..Default::default() };
+        offline::separate(&mix.channels, mix.sample_rate as f32, cfg, sep.as_mut(), &shaping, |f| {
             pb.set_position((f * 900.0) as u64)
         })
     };

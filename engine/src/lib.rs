@@ -4,7 +4,7 @@
 //! - audio thread: [`realtime`] (ring I/O, dry delay, underrun handling) and [`mixer`]
 //!   (smoothed gains) — allocation-free and lock-free;
 //! - worker thread: [`worker`] driving [`processor`] ([`stft`] + a [`separator::Separator`]
-//!   such as [`classic`]);
+//!   such as [`classic`], then [`shaping`] and [`spatial`] on the masks);
 //! - offline (CLI): [`offline`], the same [`processor`] without threads;
 //! - shared: [`status`] (atomics for the GUI), [`denormals`].
 
@@ -21,6 +21,7 @@ pub mod processor;
 pub mod realtime;
 pub mod separator;
 pub mod shaping;
+pub mod spatial;
 pub mod status;
 pub mod stft;
 pub mod worker;

@@ -2,24 +2,27 @@
 
 use crate::processor::HopProcessor;
 use crate::separator::{Separator, N_STEMS};
+use crate::shaping::ShapingSettings;
 use crate::stft::StftConfig;
 
 /// Stems of a whole signal: `stems[stem][channel][sample]`, aligned sample-exactly with the
 /// input (the STFT delay is removed) and of the same length.
 pub type Stems = Vec<Vec<Vec<f32>>>;
 
-/// Separates `channels[ch][sample]` (1 or 2 channels of equal length) at `sample_rate_hz`.
-/// `progress` is called with the fraction done (0..=1) every few hundred hops.
+/// Separates `channels[ch][sample]` (1 or 2 channels of equal length) at `sample_rate_hz`
+/// with the sound-shaping options `shaping`. `progress` is called with the fraction done (0..=1) every few hundred hops.
 pub fn separate(
     channels: &[Vec<f32>],
     sample_rate_hz: f32,
     cfg: StftConfig,
     separator: &mut dyn Separator,
+    shaping: &ShapingSettings,
     mut progress: impl FnMut(f32),
 ) -> Stems {
     let ch = channels.len();
     let len = channels.first().map_or(0, Vec::len);
     let mut proc = HopProcessor::new(cfg, ch, sample_rate_hz);
+    proc.set_shaping(shaping);
     let delay = cfg.delay_samples();
     let total = len + delay;
     let hops = total.div_ceil(cfg.hop);
@@ -66,7 +69,7 @@ mod tests {
             .collect();
         let cfg = StftConfig::DEFAULT_44K;
         let mut sep = ClassicSeparator::new(cfg.bins());
-        let stems = separate(&x, 44100.0, cfg, &mut sep, |_| {});
+        let stems = separate(&x, 44100.0, cfg, &mut sep, &ShapingSettings::default(), |_| {});
         let mut err = 0.0f64;
         let mut sig = 0.0f64;
         for c in 0..2 {

@@ -1,5 +1,5 @@
-//! Hop-by-hop separation: STFT analysis → separator masks → per-stem inverse STFT with
-//! overlap-add (worker thread, and the offline path of the CLI; allocates only in `new`).
+//! Hop-by-hop separation: STFT analysis → separator masks → shaping and stereo refinement →
+//! per-stem inverse STFT with overlap-add (worker thread, and the offline path of the CLI; allocates only in `new`).
 
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
@@ -7,6 +7,7 @@ use realfft::RealFftPlanner;
 use crate::postfx::{DeEsser, Gate};
 use crate::separator::{project_sum_to_one, Frame, Masks, Separator, N_STEMS};
 use crate::shaping::{self, ShapingSettings, BASS, VOCALS};
+use crate::spatial::SpatialWiener;
 use crate::stft::{Analyzer, StftConfig, Synthesizer};
 
 /// What happened while processing one hop.
@@ -32,8 +33,9 @@ pub struct HopProcessor {
     hop_in: Vec<f32>,
     spectrum: Vec<Complex32>,
     masks: Vec<Complex32>,
-    stem_spec: Vec<Complex32>,
-    stem_spec_r: Vec<Complex32>,
+    /// Stem spectra of the current frame, `[stem][channel][bin]`.
+    stems_spec: Vec<Complex32>,
+    spatial: Option<SpatialWiener>,
     stem_out: Vec<f32>,
     vocal_hop: Vec<f32>,
     shaping: ShapingSettings,
@@ -55,8 +57,8 @@ impl HopProcessor {
             hop_in: vec![0.0; cfg.hop],
             spectrum: vec![Complex32::new(0.0, 0.0); channels * bins],
             masks: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
-            stem_spec: vec![Complex32::new(0.0, 0.0); bins],
-            stem_spec_r: vec![Complex32::new(0.0, 0.0); bins],
+            stems_spec: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
+            spatial: (channels == 2).then(|| SpatialWiener::new(N_STEMS, bins, cfg.hop as f32 / sample_rate_hz)),
             stem_out: vec![0.0; cfg.hop],
             vocal_hop: vec![0.0; cfg.hop * channels],
             shaping: ShapingSettings::default(),
@@ -136,32 +138,27 @@ impl HopProcessor {
         }
         let per_stem = ch * bins;
         let stride = N_STEMS * ch;
+        match self.spatial.as_mut() {
+            Some(w) if sh.stereo_refine && !sh.vocal_coherent_stereo => {
+                w.process(&self.spectrum, &self.masks, &mut self.stems_spec);
+            }
+            _ => {
+                for (i, (d, m)) in self.stems_spec.iter_mut().zip(&self.masks).enumerate() {
+                    *d = m * self.spectrum[i % per_stem];
+                }
+            }
+        }
         let hz_per_bin = self.sample_rate_hz / self.cfg.n_fft as f32;
         for s in 0..N_STEMS {
-            let mono_bass = s == BASS && ch == 2 && sh.bass_mono_below_hz > 0.0;
+            let spec = &mut self.stems_spec[s * per_stem..(s + 1) * per_stem];
+            if s == BASS && ch == 2 && sh.bass_mono_below_hz > 0.0 {
+                let (left, right) = spec.split_at_mut(bins);
+                shaping::mono_below(left, right, sh.bass_mono_below_hz, hz_per_bin);
+            }
             for c in 0..ch {
-                let spec = if c == 1 && mono_bass { &mut self.stem_spec_r } else { &mut self.stem_spec };
-                let m = &self.masks[s * per_stem + c * bins..][..bins];
-                let x = &self.spectrum[c * bins..(c + 1) * bins];
-                for ((d, m), x) in spec.iter_mut().zip(m).zip(x) {
-                    *d = m * x;
-                }
-                if mono_bass && c == 0 {
-                    continue; // synthesised together with the right channel below
-                }
-                if mono_bass {
-                    shaping::mono_below(&mut self.stem_spec, &mut self.stem_spec_r, sh.bass_mono_below_hz, hz_per_bin);
-                    for (cc, spec) in [(0, &self.stem_spec), (1, &self.stem_spec_r)] {
-                        self.synths[s * ch + cc].push_frame(spec, &mut self.stem_out);
-                        for t in 0..h {
-                            output[t * stride + s * ch + cc] = self.stem_out[t];
-                        }
-                    }
-                } else {
-                    self.synths[s * ch + c].push_frame(&self.stem_spec, &mut self.stem_out);
-                    for t in 0..h {
-                        output[t * stride + s * ch + c] = self.stem_out[t];
-                    }
+                self.synths[s * ch + c].push_frame(&spec[c * bins..(c + 1) * bins], &mut self.stem_out);
+                for t in 0..h {
+                    output[t * stride + s * ch + c] = self.stem_out[t];
                 }
             }
         }
@@ -182,8 +179,16 @@ impl HopProcessor {
         report
     }
 
-    /// Clears the STFT history and overlap buffers (not the separator).
+    /// Forgets the stereo refinement's learnt stem positions (the separator changed).
+    pub fn reset_refinement(&mut self) {
+        if let Some(w) = self.spatial.as_mut() {
+            w.reset();
+        }
+    }
+
+    /// Clears the STFT history, overlap buffers and refinement statistics (not the separator).
     pub fn reset(&mut self) {
+        self.reset_refinement();
         self.analyzers.iter_mut().for_each(Analyzer::reset);
         self.synths.iter_mut().for_each(Synthesizer::reset);
         self.deesser.reset();

@@ -1,6 +1,6 @@
 //! Sound-shaping options applied by the worker around the separator: mask sharpness
-//! ("Bleed ↔ Artifacts"), phase-coherent vocals, low-end mono for the bass stem, and the vocal
-//! post-chain settings. The audio thread publishes them through [`SharedShaping`] (atomics);
+//! ("Bleed ↔ Artifacts"), phase-coherent vocals, stereo refinement (see [`crate::spatial`]),
+//! low-end mono for the bass stem, and the vocal post-chain settings. The audio thread publishes them through [`SharedShaping`] (atomics);
 //! the worker reads them once per hop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,14 +17,19 @@ pub const BASS: usize = 2;
 /// Index of the stem that absorbs rounding residue and everything no other stem claims.
 pub const OTHER: usize = 3;
 
-/// User-facing shaping options; the defaults change nothing (stems still sum to the input).
+/// User-facing shaping options. Every setting keeps the stems summing to the input; the
+/// defaults change nothing but turn on stereo refinement.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ShapingSettings {
     /// -1 (soft masks: more bleed, fewer artifacts) … 0 (as separated) … +1 (hard masks:
     /// less bleed, more "watery" artifacts).
     pub bleed_artifacts: f32,
-    /// Use one mask for both channels of the vocal stem (less stereo "swirl").
+    /// Use one mask for both channels of the vocal stem (less stereo "swirl"). Turns stereo
+    /// refinement off, which would give the channels different filters again.
     pub vocal_coherent_stereo: bool,
+    /// Re-estimate stereo stems from the masks and each stem's learnt position between the
+    /// channels (causal multichannel Wiener filter, [`crate::spatial`]). No effect on mono.
+    pub stereo_refine: bool,
     /// Collapse the bass stem to mono below this frequency in Hz; 0 = off.
     pub bass_mono_below_hz: f32,
     /// Vocal de-esser.
@@ -38,6 +43,7 @@ impl Default for ShapingSettings {
         ShapingSettings {
             bleed_artifacts: 0.0,
             vocal_coherent_stereo: false,
+            stereo_refine: true,
             bass_mono_below_hz: 0.0,
             deesser: DeEsserSettings::default(),
             gate: GateSettings::default(),
@@ -50,6 +56,7 @@ impl Default for ShapingSettings {
 pub struct SharedShaping {
     bleed_artifacts: AtomicF32,
     vocal_coherent: AtomicBool,
+    stereo_refine: AtomicBool,
     bass_mono_hz: AtomicF32,
     de_on: AtomicBool,
     de_freq: AtomicF32,
@@ -75,6 +82,7 @@ impl SharedShaping {
     pub fn store(&self, s: &ShapingSettings) {
         self.bleed_artifacts.store(s.bleed_artifacts);
         self.vocal_coherent.store(s.vocal_coherent_stereo, Ordering::Relaxed);
+        self.stereo_refine.store(s.stereo_refine, Ordering::Relaxed);
         self.bass_mono_hz.store(s.bass_mono_below_hz);
         self.de_on.store(s.deesser.enabled, Ordering::Relaxed);
         self.de_freq.store(s.deesser.frequency_hz);
@@ -93,6 +101,7 @@ impl SharedShaping {
         ShapingSettings {
             bleed_artifacts: self.bleed_artifacts.load(),
             vocal_coherent_stereo: self.vocal_coherent.load(Ordering::Relaxed),
+            stereo_refine: self.stereo_refine.load(Ordering::Relaxed),
             bass_mono_below_hz: self.bass_mono_hz.load(),
             deesser: DeEsserSettings {
                 enabled: self.de_on.load(Ordering::Relaxed),

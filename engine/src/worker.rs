@@ -229,6 +229,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
             let engine = select_engine(shared, neural.is_some());
             if engine != last_engine {
                 status.active_engine.store(engine as u8, Ordering::Relaxed);
+                proc.reset_refinement();
                 last_engine = engine;
             }
             proc.set_shaping(&shared.shaping.load());

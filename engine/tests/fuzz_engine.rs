@@ -195,9 +195,16 @@ fn shaping_strategy(hostile: bool) -> impl Strategy<Value = ShapingSettings> {
             hold_ms,
             release_ms,
         });
-    (bleed, any::<bool>(), bass, deesser, gate).prop_map(|(bleed_artifacts, vocal_coherent_stereo, bass_mono_below_hz, deesser, gate)| {
-        ShapingSettings { bleed_artifacts, vocal_coherent_stereo, bass_mono_below_hz, deesser, gate }
-    })
+    (bleed, any::<bool>(), any::<bool>(), bass, deesser, gate).prop_map(
+        |(bleed_artifacts, vocal_coherent_stereo, stereo_refine, bass_mono_below_hz, deesser, gate)| ShapingSettings {
+            bleed_artifacts,
+            vocal_coherent_stereo,
+            stereo_refine,
+            bass_mono_below_hz,
+            deesser,
+            gate,
+        },
+    )
 }
 
 fn len_strategy(max_block: usize) -> impl Strategy<Value = usize> {

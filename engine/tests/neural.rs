@@ -421,7 +421,7 @@ fn offline_separation_with_the_neural_engine_sums_to_the_input() {
     let chans: Vec<Vec<f32>> = (0..2)
         .map(|c| (0..n).map(|i| ((i as f32) * 0.031 * (c + 1) as f32).sin() * 0.4).collect())
         .collect();
-    let stems = demix_engine::offline::separate(&chans, 44100.0, StftConfig::DEFAULT_44K, &mut sep, |_| {});
+    let stems = demix_engine::offline::separate(&chans, 44100.0, StftConfig::DEFAULT_44K, &mut sep, &Default::default(), |_| {});
     for c in 0..2 {
         for i in 2048..n - 2048 {
             let sum: f32 = (0..N_STEMS).map(|s| stems[s][c][i]).sum();

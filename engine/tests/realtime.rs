@@ -184,6 +184,29 @@ fn shaping_options_keep_output_finite_and_change_it() {
 }
 
 #[test]
+fn stereo_refinement_changes_the_stems_and_keeps_the_null() {
+    use demix_engine::shaping::ShapingSettings;
+    let sr = 44100.0;
+    let x = signal(sr as usize * 2, sr);
+    let mut solo_vocals = MixSettings::default();
+    solo_vocals.solo[0] = true;
+    let mut vocals = Vec::new();
+    for stereo_refine in [true, false] {
+        let shaping = ShapingSettings { stereo_refine, ..Default::default() };
+        let mut eng = engine(sr, 2, 256);
+        eng.set_shaping(&shaping);
+        let y = run(&mut eng, &x, 256, &MixSettings::default(), true);
+        let db = null_db(&x, &y, eng.latency_samples());
+        assert!(db <= -100.0, "stereo_refine {stereo_refine}: null {db:.1} dB");
+        let mut eng = engine(sr, 2, 256);
+        eng.set_shaping(&shaping);
+        vocals.push(run(&mut eng, &x, 256, &solo_vocals, true));
+    }
+    let diff: f64 = vocals[0].iter().flatten().zip(vocals[1].iter().flatten()).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    assert!(diff > 1e-4 * energy(&vocals[1]), "stereo refinement changed nothing");
+}
+
+#[test]
 fn mono_engine_nulls() {
     let sr = 48000.0;
     let mut eng = engine(sr, 1, 100);

@@ -312,7 +312,9 @@ impl DemixApp {
             ui.label(RichText::new(format!("Bleed/Artifacts: {}", sep.bleed_artifacts)).monospace());
             ui.horizontal(|ui| {
                 bool_button(ui, setter, &sep.vocal_coherent, "Coherent vocals")
-                    .on_hover_text("One mask for both channels of the vocal stem: less stereo swirl");
+                    .on_hover_text("One mask for both channels of the vocal stem: less stereo swirl (turns stereo refinement off)");
+                bool_button(ui, setter, &sep.stereo_refine, "Stereo refinement")
+                    .on_hover_text("Re-estimate the stems from where each one sits between left and right (stereo input only)");
                 bool_button(ui, setter, &sep.bass_mono, "Bass low-end mono")
                     .on_hover_text("Collapse the bass stem to mono below the frequency");
             });

@@ -4,14 +4,15 @@
 //! Per stem (`vocals`, `drums`, `bass`, `other`): `<stem>_gain`, `<stem>_mute`, `<stem>_solo`.
 //! Global: `bypass` (linked to the host's bypass), `mix` (dry/wet), `engine`, `mode`,
 //! `transition`.
-//! Separation ("Separation" group): `bleed_artifacts`, `vocal_coherent`, `bass_mono`,
+//! Separation ("Separation" group): `bleed_artifacts`, `vocal_coherent`, `stereo_refine`, `bass_mono`,
 //! `bass_mono_hz`.
 //! Vocal post-chain ("Vocal Post-chain" group): `deess_on`, `deess_freq`, `deess_thresh`,
 //! `deess_ratio`, `gate_on`, `gate_thresh`, `gate_range`, `gate_attack`, `gate_hold`,
 //! `gate_release`.
 //!
 //! States saved before a parameter existed load with that parameter at its default, and every
-//! default leaves the sound as it was (mode Custom = mute/solo decide, shaping neutral).
+//! default leaves the sound as it was (mode Custom = mute/solo decide, shaping neutral), except
+//! `stereo_refine`: on by default, it is part of the separation, as the model is.
 
 use std::sync::{Arc, RwLock};
 
@@ -283,9 +284,14 @@ fn unit_param(name: &str, default: f32, range: FloatRange, step: f32, fmt: fn(f3
         .with_string_to_value(Arc::new(leading_number))
 }
 
-/// An on/off switch shown as "On"/"Off".
+/// An on/off switch shown as "On"/"Off" (default off).
 fn switch(name: &str) -> BoolParam {
-    BoolParam::new(name, false)
+    switch_default(name, false)
+}
+
+/// An on/off switch shown as "On"/"Off".
+fn switch_default(name: &str, default: bool) -> BoolParam {
+    BoolParam::new(name, default)
         .with_value_to_string(Arc::new(on_off))
         .with_string_to_value(Arc::new(parse_on_off))
 }
@@ -297,7 +303,8 @@ fn stage_switch(name: &str) -> BoolParam {
         .with_string_to_value(Arc::new(parse_on_bypassed))
 }
 
-/// Artifact controls: mask sharpness, coherent vocals, low-end mono for the bass stem.
+/// Artifact controls: mask sharpness, coherent vocals, stereo refinement, low-end mono for the
+/// bass stem.
 #[derive(Params)]
 pub struct SeparationParams {
     /// Mask sharpness in % (-100 soft/bleed … 0 neutral … +100 hard/artifacts).
@@ -306,6 +313,9 @@ pub struct SeparationParams {
     /// One mask for both channels of the vocal stem (less stereo swirl).
     #[id = "vocal_coherent"]
     pub vocal_coherent: BoolParam,
+    /// Causal stereo Wiener refinement of the stems (default on; off with coherent vocals).
+    #[id = "stereo_refine"]
+    pub stereo_refine: BoolParam,
     /// Collapse the bass stem to mono below [`Self::bass_mono_hz`].
     #[id = "bass_mono"]
     pub bass_mono: BoolParam,
@@ -322,6 +332,7 @@ impl Default for SeparationParams {
                 .with_value_to_string(Arc::new(format_bleed_artifacts))
                 .with_string_to_value(Arc::new(leading_number)),
             vocal_coherent: switch("Coherent Vocals"),
+            stereo_refine: switch_default("Stereo Refinement", true),
             bass_mono: switch("Bass Low-end Mono"),
             bass_mono_hz: FloatParam::new(
                 "Bass Mono Below",
@@ -550,6 +561,7 @@ impl DemixParams {
         ShapingSettings {
             bleed_artifacts: v(&sep.bleed_artifacts, -100.0, 100.0, 0.0) / 100.0,
             vocal_coherent_stereo: sep.vocal_coherent.value(),
+            stereo_refine: sep.stereo_refine.value(),
             bass_mono_below_hz: if sep.bass_mono.value() { v(&sep.bass_mono_hz, 40.0, 300.0, 120.0) } else { 0.0 },
             deesser: DeEsserSettings {
                 enabled: post.deess_on.value(),

@@ -166,6 +166,27 @@ fn muting_vocals_and_soloing_drums() {
 }
 
 #[test]
+fn stereo_refinement_parameter_changes_the_stems_and_keeps_the_null() {
+    let sr = 44100.0;
+    let classic = ("Engine", 1.0);
+    let mut inst = Instance::new();
+    let p = inst.params().into_iter().find(|p| p.name == "Stereo Refinement").expect("Stereo Refinement parameter");
+    assert_eq!((p.min, p.max, p.default), (0.0, 1.0, 1.0), "on by default");
+    let mut vocals = Vec::new();
+    for refine in [1.0, 0.0] {
+        let (lat, unity, stems) = render_mix(sr, &[classic, ("Stereo Refinement", refine)]);
+        let input = delayed(&signal::mix(&stems), lat);
+        let db = error_db(&unity, &input, lat..unity[0].len());
+        println!("stereo refinement {refine}: null at unity {db:.1} dB");
+        assert!(db < -90.0, "stereo refinement {refine}: unity output vs delayed input {db:.1} dB");
+        vocals.push(render_mix(sr, &[classic, ("Stereo Refinement", refine), ("Vocals Solo", 1.0)]).1);
+    }
+    let diff = error_db(&vocals[0], &vocals[1], 0..vocals[0][0].len());
+    println!("vocals solo, refinement on vs off: difference {diff:.1} dB");
+    assert!(diff > -40.0, "stereo refinement changed nothing ({diff:.1} dB)");
+}
+
+#[test]
 fn bad_input_gives_finite_output() {
     for offline in [true, false] {
         let mut inst = Instance::new();
@@ -592,12 +613,13 @@ fn state_fuzz_random_and_mutated_bytes() {
     assert!(inst.load_state(&valid));
 }
 
-/// Names of the parameters added for performing (issue 8).
-const NEW_PARAMS: [&str; 16] = [
+/// Names of the parameters added after the first release (issue 8 and later).
+const NEW_PARAMS: [&str; 17] = [
     "Mode",
     "Transition",
     "Bleed/Artifacts",
     "Coherent Vocals",
+    "Stereo Refinement",
     "Bass Low-end Mono",
     "Bass Mono Below",
     "De-esser",
@@ -821,7 +843,7 @@ fn new_parameters_automate_without_non_finite_output() {
                 let r = rng.next().abs().min(1.0) as f64;
                 let v = match name {
                     "Mode" => (r * 6.99).floor(),
-                    "Coherent Vocals" | "Bass Low-end Mono" | "De-esser" | "Gate" => r.round(),
+                    "Coherent Vocals" | "Stereo Refinement" | "Bass Low-end Mono" | "De-esser" | "Gate" => r.round(),
                     _ => 0.5 + 0.5 * ((k as f64) * 0.05 + j as f64).sin(),
                 };
                 let v = match k % 101 {
