@@ -92,6 +92,10 @@ pub struct BenchRow {
     pub worker_rtf_median: f64,
     /// Worker RTF at the 99th percentile.
     pub worker_rtf_p99: f64,
+    /// Worker time per hop with stereo refinement off (masks applied directly).
+    pub worker_masks_only: Stats,
+    /// Worker RTF with stereo refinement off.
+    pub worker_masks_only_rtf_median: f64,
     /// Baseline: STFT round trip without a separator, per hop.
     pub stft_only: Stats,
     /// Worker median / STFT-round-trip median.
@@ -154,13 +158,15 @@ impl Separator for ConstantMasks {
     fn reset(&mut self) {}
 }
 
-fn bench_worker(sep: &mut dyn Separator, cfg: demix_engine::stft::StftConfig, rate: u32, hops: usize) -> Stats {
+/// Times `HopProcessor::process_hop` with `sep`, stereo refinement on or off.
+fn bench_worker(sep: &mut dyn Separator, cfg: demix_engine::stft::StftConfig, rate: u32, hops: usize, stereo_refine: bool) -> Stats {
     let warm = 100;
     let total = hops + warm;
     let sig = signal(rate, (total + 1) * cfg.hop);
     let mut input = vec![0.0f32; cfg.hop * 2];
     let mut out = vec![0.0f32; cfg.hop * N_STEMS * 2];
     let mut proc = HopProcessor::new(cfg, 2, rate as f32);
+    proc.set_shaping(&demix_engine::shaping::ShapingSettings { stereo_refine, ..Default::default() });
     let mut times = Vec::with_capacity(hops);
     for k in 0..total {
         for t in 0..cfg.hop {
@@ -261,9 +267,11 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchR
             let cfg = engine.stft_config(rate);
             progress(&format!("{label} @ {rate} Hz: worker ({} hops)…", opts.hops));
             let mut sep = engine.make_separator(cfg, 2)?;
-            let worker = bench_worker(sep.as_mut(), cfg, rate, opts.hops);
+            let worker = bench_worker(sep.as_mut(), cfg, rate, opts.hops, true);
+            sep.reset();
+            let worker_masks_only = bench_worker(sep.as_mut(), cfg, rate, opts.hops, false);
             drop(sep);
-            let stft_only = bench_worker(&mut ConstantMasks, cfg, rate, opts.hops);
+            let stft_only = bench_worker(&mut ConstantMasks, cfg, rate, opts.hops, false);
             progress(&format!("{label} @ {rate} Hz: audio thread ({:.0} s at real-time pace)…", opts.rt_seconds + 1.0));
             let (audio, underrun_blocks, audio_blocks, latency) = bench_audio(engine, cfg, rate, opts.block, opts.rt_seconds);
             let copy_gain = bench_copy_gain(opts.block, audio.n.max(1000));
@@ -279,6 +287,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchR
                 latency_ms: latency as f64 / rate as f64 * 1e3,
                 worker_rtf_median: worker.median_us / hop_us,
                 worker_rtf_p99: worker.p99_us / hop_us,
+                worker_masks_only_rtf_median: worker_masks_only.median_us / hop_us,
+                worker_masks_only,
                 worker_vs_stft: worker.median_us / stft_only.median_us.max(1e-9),
                 worker,
                 stft_only,
@@ -294,8 +304,9 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchR
     }
     Ok(BenchReport {
         machine: machine(),
-        method: "worker: HopProcessor::process_hop timed per hop in a tight loop after 100 warm-up hops, RTF = time/hop duration; \
-                 stft_only: same with constant masks (STFT round trip baseline); audio: RealtimeEngine::process per block at \
+        method: "worker: HopProcessor::process_hop (default shaping: stereo refinement on) timed per hop in a tight loop after \
+                 100 warm-up hops, RTF = time/hop duration; worker_masks_only: same with stereo refinement off; \
+                 stft_only: same with constant masks and no refinement (STFT round trip baseline); audio: RealtimeEngine::process per block at \
                  real-time pace with the worker thread running, after 1 s warm-up, as % of block duration; copy_gain: \
                  copy-with-gain pass over the same block (baseline); median and p99 over all timed iterations"
             .into(),
@@ -307,17 +318,18 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchR
 pub fn table(r: &BenchReport) -> String {
     let mut s = format!("machine: {}\n\n", r.machine);
     s += &format!(
-        "{:<26} {:>6} {:>10} {:>10} {:>10} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>12}\n",
-        "engine", "rate", "hop µs p50", "hop µs p99", "worker RTF", "×STFT", "audio %p50", "audio %p99", "audio µs", "×copy", "underruns", "latency"
+        "{:<26} {:>6} {:>10} {:>10} {:>10} {:>11} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>12}\n",
+        "engine", "rate", "hop µs p50", "hop µs p99", "worker RTF", "RTF masks", "×STFT", "audio %p50", "audio %p99", "audio µs", "×copy", "underruns", "latency"
     );
     for x in &r.rows {
         s += &format!(
-            "{:<26} {:>6} {:>10.1} {:>10.1} {:>10.4} {:>9.2} {:>10.3} {:>10.3} {:>10.2} {:>9.1} {:>9} {:>5} / {:.1} ms\n",
+            "{:<26} {:>6} {:>10.1} {:>10.1} {:>10.4} {:>11.4} {:>9.2} {:>10.3} {:>10.3} {:>10.2} {:>9.1} {:>9} {:>5} / {:.1} ms\n",
             x.engine,
             x.sample_rate,
             x.worker.median_us,
             x.worker.p99_us,
             x.worker_rtf_median,
+            x.worker_masks_only_rtf_median,
             x.worker_vs_stft,
             x.audio_pct_median,
             x.audio_pct_p99,
@@ -328,8 +340,8 @@ pub fn table(r: &BenchReport) -> String {
             x.latency_ms
         );
     }
-    s += "\nworker RTF = median time per hop / hop duration (p99 in the JSON); ×STFT = worker / STFT round trip \
-          without separator;\naudio % = RealtimeEngine::process per block / block duration; ×copy = audio / copy-with-gain pass; \
+    s += "\nworker RTF = median time per hop / hop duration (p99 in the JSON), with stereo refinement; RTF masks = the same \
+          without it;\n×STFT = worker / STFT round trip without separator or refinement;\naudio % = RealtimeEngine::process per block / block duration; ×copy = audio / copy-with-gain pass; \
           underruns = dry-fallback blocks / timed blocks.\n";
     s
 }

@@ -1,45 +1,71 @@
 //! Stereo refinement: a causal multichannel Wiener filter that re-estimates the stems from the
-//! separator's masks using where each stem sits between the two channels (worker thread;
-//! allocates only in `new`).
+//! separator's masks using where each stem sits between the two channels and how it
+//! correlates with the previous frame (worker thread; allocates only in `new`).
 //!
-//! Masks work channel by channel: they cannot tell a centred voice from a wide pad with the
-//! same level in each channel. This stage keeps, per stem and bin, a running estimate of the
-//! stem's normalised spatial covariance
-//!
-//! ```text
-//! R_j = E[s_j s_jᴴ] / E[(|s_j,L|² + |s_j,R|²) / 2],      s_j = M_j ⊙ x   (masked estimate)
-//! ```
-//!
-//! (exponential average over [`TIME_CONSTANT_S`]), and outputs
+//! Masks work channel by channel and bin by bin: they cannot tell a centred voice from a wide
+//! pad with the same level in each channel. This stage stacks, per bin k, the two channels of
+//! the [`TAPS`] — this frame's bin k and the previous frame's bin k (frames overlap by 75 %, so
+//! they are strongly correlated) — into one vector z (D = 4 values) and keeps, per stem, a
+//! running estimate of the stem's normalised covariance
 //!
 //! ```text
-//! y_j = C_j (Σ_k C_k)⁻¹ x,     C_j = v_j R_j + (ε / S) I,     v_j = (|s_j,L| + |s_j,R|) / 2
+//! R_j = E[z_j z_jᴴ] / E[(|s_j,L|² + |s_j,R|²) / 2],      s_j = M_j ⊙ x   (masked estimate)
 //! ```
 //!
-//! with ε = [`REGULARISATION`] · trace(Σ_k v_k R_k). Because Σ_j C_j (Σ_k C_k)⁻¹ = I the stems
-//! still sum to the input (the last stem takes the rounding residue, so the sum is exact in
-//! f32). Using the mean magnitude rather than the power for v_j keeps the refined masks about
-//! as soft as the model's own (a power spectrum sharpened them and lost SDR; measured in
-//! docs/RESULTS.md, "Stereo refinement"). Mono input passes through unchanged.
+//! (exponential average over [`TIME_CONSTANT_S`]; z_j stacks the masked estimates at the taps),
+//! and outputs the first two entries (this bin, both channels) of
+//!
+//! ```text
+//! y_j = C_j (Σ_k C_k)⁻¹ z,     C_j = v_j R_j + (ε / S) I,     v_j = (|s_j,L| + |s_j,R|) / 2
+//! ```
+//!
+//! with ε = [`REGULARISATION`] · trace(Σ_k v_k R_k) / taps. Because Σ_j C_j (Σ_k C_k)⁻¹ = I the
+//! stems still sum to the input (the last stem takes the rounding residue, so the sum is exact
+//! in f32). Using the mean magnitude rather than the power for v_j keeps the refined masks
+//! about as soft as the model's own (a power spectrum sharpened them and lost SDR). The choices
+//! (taps, time constant, ε) were made on training songs (adding bins k ± 1 as taps gained
+//! ~0.04 dB more for 3x the cost); measurements are in docs/RESULTS.md, "Stereo refinement".
+//! Mono input passes through unchanged.
+//!
+//! All per-bin arithmetic runs over arrays of bins (structure of arrays) in f64, so the small
+//! Hermitian solves (a Cholesky factorisation per bin) vectorise across bins.
 
 use realfft::num_complex::Complex32;
 
-/// Time constant of the spatial covariance averages, in seconds.
+/// Time constant of the covariance averages, in seconds.
 pub const TIME_CONSTANT_S: f32 = 8.7;
-/// Diagonal loading of the mixture covariance, relative to its trace.
-pub const REGULARISATION: f64 = 1e-3;
+/// Diagonal loading of the mixture covariance, relative to its trace per tap.
+pub const REGULARISATION: f64 = 1e-4;
+/// Taps stacked into one vector per bin: (frames back, bin offset).
+pub const TAPS: [(usize, isize); 2] = [(0, 0), (1, 0)];
 /// Absolute floor of the diagonal loading (digital silence).
 const FLOOR: f64 = 1e-30;
+/// Length of the stacked vector: two channels per tap.
+const D: usize = 2 * TAPS.len();
+/// Entries of the upper triangle (with the diagonal) of a D × D Hermitian matrix.
+const NE: usize = D * (D + 1) / 2;
 
-/// Running spatial statistics of one stem at one bin.
-#[derive(Clone, Copy, Default)]
-struct Stats {
-    /// E[|s_L|²], E[|s_R|²], E[s_L s_R*] (re, im), E[(|s_L|² + |s_R|²) / 2].
-    ll: f64,
-    rr: f64,
-    lr_re: f64,
-    lr_im: f64,
-    power: f64,
+/// Index of entry (a, b), a ≤ b, in the packed upper triangle.
+const fn tri(a: usize, b: usize) -> usize {
+    a * D - a * (a + 1) / 2 + b
+}
+
+/// A complex array over bins, split into real and imaginary parts.
+#[derive(Clone)]
+struct Cplx {
+    re: Vec<f64>,
+    im: Vec<f64>,
+}
+
+impl Cplx {
+    fn new(bins: usize) -> Self {
+        Cplx { re: vec![0.0; bins], im: vec![0.0; bins] }
+    }
+
+    fn clear(&mut self) {
+        self.re.fill(0.0);
+        self.im.fill(0.0);
+    }
 }
 
 /// The stereo Wiener refinement for frames of `bins` bins and `stems` stems.
@@ -48,9 +74,28 @@ pub struct SpatialWiener {
     stems: usize,
     /// Per-hop decay of the averages: exp(-hop / time constant).
     decay: f64,
-    stats: Vec<Stats>,
-    /// Per stem of the current bin: C_j as (c00, c11, c01 re, c01 im).
-    cov: Vec<[f64; 4]>,
+    /// E[z_j z_jᴴ], per stem the packed upper triangle: `cov[j * NE + e]`.
+    cov: Vec<Cplx>,
+    /// E[(|s_L|² + |s_R|²) / 2] per stem.
+    power: Vec<Vec<f64>>,
+    /// Gain v_j / power_j of this frame, per stem.
+    gain: Vec<Vec<f64>>,
+    /// The previous frame: input `[channel]` and masked estimates `[stem * 2 + channel]`.
+    prev_x: Vec<Cplx>,
+    prev_s: Vec<Cplx>,
+    /// This frame: input `[channel]` and masked estimates `[stem * 2 + channel]`.
+    cur_x: Vec<Cplx>,
+    cur_s: Vec<Cplx>,
+    /// Stacked vectors of this frame: the input's and one stem's (D entries each).
+    zx: Vec<Cplx>,
+    zs: Vec<Cplx>,
+    /// Mixture covariance, then its Cholesky factor (packed lower triangle, same indexing as
+    /// the upper: entry (r, c), r ≥ c, at `tri(c, r)`), the loading, and the solution.
+    mix: Vec<Cplx>,
+    load: Vec<f64>,
+    sol: Vec<Cplx>,
+    /// One output row being accumulated.
+    y: Cplx,
 }
 
 impl SpatialWiener {
@@ -61,14 +106,28 @@ impl SpatialWiener {
             bins,
             stems,
             decay: (-(hop_seconds as f64) / TIME_CONSTANT_S as f64).exp(),
-            stats: vec![Stats::default(); stems * bins],
-            cov: vec![[0.0; 4]; stems],
+            cov: vec![Cplx::new(bins); stems * NE],
+            power: vec![vec![0.0; bins]; stems],
+            gain: vec![vec![0.0; bins]; stems],
+            prev_x: vec![Cplx::new(bins); 2],
+            prev_s: vec![Cplx::new(bins); stems * 2],
+            cur_x: vec![Cplx::new(bins); 2],
+            cur_s: vec![Cplx::new(bins); stems * 2],
+            zx: vec![Cplx::new(bins); D],
+            zs: vec![Cplx::new(bins); D],
+            mix: vec![Cplx::new(bins); NE],
+            load: vec![0.0; bins],
+            sol: vec![Cplx::new(bins); D],
+            y: Cplx::new(bins),
         }
     }
 
-    /// Forgets the spatial statistics (transport jump, engine change).
+    /// Forgets the statistics and the previous frame (transport jump, engine change).
     pub fn reset(&mut self) {
-        self.stats.fill(Stats::default());
+        self.cov.iter_mut().for_each(Cplx::clear);
+        self.power.iter_mut().for_each(|p| p.fill(0.0));
+        self.prev_x.iter_mut().for_each(Cplx::clear);
+        self.prev_s.iter_mut().for_each(Cplx::clear);
     }
 
     /// Refines one stereo frame. `spectrum` is `[channel][bin]` (2 channels), `masks`
@@ -80,63 +139,216 @@ impl SpatialWiener {
         debug_assert_eq!(masks.len(), stems * 2 * bins);
         debug_assert_eq!(out.len(), stems * 2 * bins);
         let (a, b) = (self.decay, 1.0 - self.decay);
-        for k in 0..bins {
-            let xl = spectrum[k];
-            let xr = spectrum[bins + k];
-            let (xl_re, xl_im, xr_re, xr_im) = (xl.re as f64, xl.im as f64, xr.re as f64, xr.im as f64);
-            let mut sum = [0.0f64; 4];
-            for j in 0..stems {
-                let sl = masks[j * 2 * bins + k] * xl;
-                let sr = masks[(j * 2 + 1) * bins + k] * xr;
-                let (pl, pr) = (sl.norm_sqr() as f64, sr.norm_sqr() as f64);
-                let cross = sl * sr.conj();
-                let st = &mut self.stats[j * bins + k];
-                st.ll = a * st.ll + b * pl;
-                st.rr = a * st.rr + b * pr;
-                st.lr_re = a * st.lr_re + b * cross.re as f64;
-                st.lr_im = a * st.lr_im + b * cross.im as f64;
-                st.power = a * st.power + b * 0.5 * (pl + pr);
-                let v = 0.5 * (pl.sqrt() + pr.sqrt());
-                let g = if st.power > 0.0 { v / st.power } else { 0.0 };
-                let c = [g * st.ll, g * st.rr, g * st.lr_re, g * st.lr_im];
-                for (s, c) in sum.iter_mut().zip(c) {
-                    *s += c;
+
+        // Masked estimates of this frame, and the input, as split f64 arrays.
+        for (c, x) in self.cur_x.iter_mut().enumerate() {
+            for (k, v) in spectrum[c * bins..(c + 1) * bins].iter().enumerate() {
+                x.re[k] = v.re as f64;
+                x.im[k] = v.im as f64;
+            }
+        }
+        for j in 0..stems {
+            for c in 0..2 {
+                let m = &masks[(j * 2 + c) * bins..][..bins];
+                let s = &mut self.cur_s[j * 2 + c];
+                for k in 0..bins {
+                    let v = m[k] * spectrum[c * bins + k];
+                    s.re[k] = v.re as f64;
+                    s.im[k] = v.im as f64;
                 }
-                self.cov[j] = c;
             }
-            let load = (REGULARISATION * (sum[0] + sum[1])).max(FLOOR);
-            let (m00, m11, m01_re, m01_im) = (sum[0] + load, sum[1] + load, sum[2], sum[3]);
-            let det = m00 * m11 - (m01_re * m01_re + m01_im * m01_im);
-            // (Σ C)⁻¹ = [[m11, -m01], [-m01*, m00]] / det; det > 0 since Σ C is Hermitian
-            // positive semi-definite before loading.
-            let (i00, i11, i01_re, i01_im) = (m11 / det, m00 / det, -m01_re / det, -m01_im / det);
-            // z = (Σ C)⁻¹ x
-            let zl_re = i00 * xl_re + i01_re * xr_re - i01_im * xr_im;
-            let zl_im = i00 * xl_im + i01_re * xr_im + i01_im * xr_re;
-            let zr_re = i01_re * xl_re + i01_im * xl_im + i11 * xr_re;
-            let zr_im = i01_re * xl_im - i01_im * xl_re + i11 * xr_im;
-            let share = load / stems as f64;
-            let (mut acc_l, mut acc_r) = (Complex32::new(0.0, 0.0), Complex32::new(0.0, 0.0));
-            for j in 0..stems - 1 {
-                let [c00, c11, c01_re, c01_im] = self.cov[j];
-                let (c00, c11) = (c00 + share, c11 + share);
-                // y = C_j z with C_j = [[c00, c01], [c01*, c11]]
-                let yl = Complex32::new(
-                    (c00 * zl_re + c01_re * zr_re - c01_im * zr_im) as f32,
-                    (c00 * zl_im + c01_re * zr_im + c01_im * zr_re) as f32,
-                );
-                let yr = Complex32::new(
-                    (c01_re * zl_re + c01_im * zl_im + c11 * zr_re) as f32,
-                    (c01_re * zl_im - c01_im * zl_re + c11 * zr_im) as f32,
-                );
-                out[j * 2 * bins + k] = yl;
-                out[(j * 2 + 1) * bins + k] = yr;
-                acc_l += yl;
-                acc_r += yr;
+        }
+        stack(&mut self.zx, &self.cur_x, &self.prev_x, bins);
+
+        // Update each stem's statistics and add its covariance into the mixture's.
+        self.mix.iter_mut().for_each(Cplx::clear);
+        for j in 0..stems {
+            stack(&mut self.zs, &self.cur_s[j * 2..j * 2 + 2], &self.prev_s[j * 2..j * 2 + 2], bins);
+            let (sl, sr) = (&self.cur_s[j * 2], &self.cur_s[j * 2 + 1]);
+            let (pw, g) = (&mut self.power[j], &mut self.gain[j]);
+            for k in 0..bins {
+                let pl = sl.re[k] * sl.re[k] + sl.im[k] * sl.im[k];
+                let pr = sr.re[k] * sr.re[k] + sr.im[k] * sr.im[k];
+                pw[k] = a * pw[k] + b * 0.5 * (pl + pr);
+                let v = 0.5 * (pl.sqrt() + pr.sqrt());
+                g[k] = if pw[k] > 0.0 { v / pw[k] } else { 0.0 };
             }
-            let last = stems - 1;
-            out[last * 2 * bins + k] = xl - acc_l;
-            out[(last * 2 + 1) * bins + k] = xr - acc_r;
+            for r in 0..D {
+                for c in r..D {
+                    let e = tri(r, c);
+                    let (zr, zc) = (&self.zs[r], &self.zs[c]);
+                    let st = &mut self.cov[j * NE + e];
+                    let m = &mut self.mix[e];
+                    let zs = zr.re.iter().zip(&zr.im).zip(zc.re.iter().zip(&zc.im));
+                    let acc = st.re.iter_mut().zip(st.im.iter_mut()).zip(m.re.iter_mut().zip(m.im.iter_mut()));
+                    for ((((rr, ri), (cr, ci)), ((sre, sim), (mre, mim))), gk) in zs.zip(acc).zip(g.iter()) {
+                        // z_r conj(z_c)
+                        let pre = rr * cr + ri * ci;
+                        let pim = ri * cr - rr * ci;
+                        *sre = a * *sre + b * pre;
+                        *sim = a * *sim + b * pim;
+                        *mre += gk * *sre;
+                        *mim += gk * *sim;
+                    }
+                }
+            }
+        }
+        // Diagonal loading.
+        for k in 0..bins {
+            let tr: f64 = (0..D).map(|d| self.mix[tri(d, d)].re[k]).sum();
+            self.load[k] = (REGULARISATION * tr / TAPS.len() as f64).max(FLOOR);
+        }
+        for d in 0..D {
+            let m = &mut self.mix[tri(d, d)];
+            for k in 0..bins {
+                m.re[k] += self.load[k];
+                m.im[k] = 0.0;
+            }
+        }
+        cholesky_solve(&mut self.mix, &self.zx, &mut self.sol, bins);
+
+        // y_j = rows 0..2 of (C_j + load / S · I) z, for every stem but the last.
+        let share = 1.0 / stems as f64;
+        for c in 0..2 {
+            for k in 0..bins {
+                out[((stems - 1) * 2 + c) * bins + k] = spectrum[c * bins + k];
+            }
+        }
+        for j in 0..stems - 1 {
+            for row in 0..2 {
+                let g = &self.gain[j];
+                let y = &mut self.y;
+                for k in 0..bins {
+                    let l = self.load[k] * share;
+                    y.re[k] = l * self.sol[row].re[k];
+                    y.im[k] = l * self.sol[row].im[k];
+                }
+                for col in 0..D {
+                    // C_j[row][col]: stored at (row, col) if row ≤ col, else conj of (col, row).
+                    let (e, conj) = if row <= col { (tri(row, col), 1.0) } else { (tri(col, row), -1.0) };
+                    let st = &self.cov[j * NE + e];
+                    let z = &self.sol[col];
+                    let ins = st.re.iter().zip(&st.im).zip(z.re.iter().zip(&z.im)).zip(g.iter());
+                    for ((((sre, sim), (zre, zim)), gk), (yre, yim)) in ins.zip(y.re.iter_mut().zip(y.im.iter_mut())) {
+                        let (cre, cim) = (gk * sre, conj * gk * sim);
+                        *yre += cre * zre - cim * zim;
+                        *yim += cre * zim + cim * zre;
+                    }
+                }
+                let dst = (j * 2 + row) * bins;
+                let last = ((stems - 1) * 2 + row) * bins;
+                for k in 0..bins {
+                    let v = Complex32::new(y.re[k] as f32, y.im[k] as f32);
+                    out[dst + k] = v;
+                    out[last + k] -= v;
+                }
+            }
+        }
+        std::mem::swap(&mut self.prev_s, &mut self.cur_s);
+        std::mem::swap(&mut self.prev_x, &mut self.cur_x);
+    }
+}
+
+/// Stacks the [`TAPS`] of a stereo frame (`cur`, `prev`: `[channel]`) into `z` (D arrays):
+/// entry `tap * 2 + channel`, zero where a bin offset leaves the spectrum.
+fn stack(z: &mut [Cplx], cur: &[Cplx], prev: &[Cplx], bins: usize) {
+    for (t, &(back, dk)) in TAPS.iter().enumerate() {
+        for c in 0..2 {
+            let src = if back == 0 { &cur[c] } else { &prev[c] };
+            let dst = &mut z[t * 2 + c];
+            for k in 0..bins {
+                let i = k as isize + dk;
+                let (re, im) = if i >= 0 && (i as usize) < bins { (src.re[i as usize], src.im[i as usize]) } else { (0.0, 0.0) };
+                dst.re[k] = re;
+                dst.im[k] = im;
+            }
+        }
+    }
+}
+
+/// Solves A x = rhs per bin for the Hermitian positive definite A given as its packed upper
+/// triangle; A is overwritten by its Cholesky factor L (A = L Lᴴ).
+fn cholesky_solve(a: &mut [Cplx], rhs: &[Cplx], x: &mut [Cplx], bins: usize) {
+    // Factor column by column: L[r][c] stored at tri(c, r) (r ≥ c), conj(A[c][r]) read from there.
+    for c in 0..D {
+        for m in 0..c {
+            // diag -= |L[c][m]|²
+            let (head, tail) = a.split_at_mut(tri(c, c));
+            let l = &head[tri(m, c)];
+            let d = &mut tail[0];
+            for k in 0..bins {
+                d.re[k] -= l.re[k] * l.re[k] + l.im[k] * l.im[k];
+            }
+        }
+        {
+            let d = &mut a[tri(c, c)];
+            for k in 0..bins {
+                d.re[k] = d.re[k].max(FLOOR).sqrt();
+            }
+        }
+        for r in c + 1..D {
+            // L[r][c] = (A[r][c] - Σ_m L[r][m] conj(L[c][m])) / L[c][c], with A[r][c] = conj(A[c][r]).
+            let e = tri(c, r);
+            {
+                let t = &mut a[e];
+                for k in 0..bins {
+                    t.im[k] = -t.im[k];
+                }
+            }
+            for m in 0..c {
+                // Rows m < c of the packed triangle all lie before entry (c, r).
+                let (head, tail) = a.split_at_mut(e);
+                let (lr, lc) = (&head[tri(m, r)], &head[tri(m, c)]);
+                let t = &mut tail[0];
+                for k in 0..bins {
+                    t.re[k] -= lr.re[k] * lc.re[k] + lr.im[k] * lc.im[k];
+                    t.im[k] -= lr.im[k] * lc.re[k] - lr.re[k] * lc.im[k];
+                }
+            }
+            let (head, tail) = a.split_at_mut(e);
+            let d = &head[tri(c, c)];
+            let t = &mut tail[0];
+            for k in 0..bins {
+                t.re[k] /= d.re[k];
+                t.im[k] /= d.re[k];
+            }
+        }
+    }
+    // Forward: L w = rhs.
+    for r in 0..D {
+        let (done, rest) = x.split_at_mut(r);
+        let w = &mut rest[0];
+        w.re.copy_from_slice(&rhs[r].re);
+        w.im.copy_from_slice(&rhs[r].im);
+        for (m, wm) in done.iter().enumerate() {
+            let l = &a[tri(m, r)];
+            for k in 0..bins {
+                w.re[k] -= l.re[k] * wm.re[k] - l.im[k] * wm.im[k];
+                w.im[k] -= l.re[k] * wm.im[k] + l.im[k] * wm.re[k];
+            }
+        }
+        let d = &a[tri(r, r)];
+        for k in 0..bins {
+            w.re[k] /= d.re[k];
+            w.im[k] /= d.re[k];
+        }
+    }
+    // Backward: Lᴴ x = w.
+    for r in (0..D).rev() {
+        let (head, done) = x.split_at_mut(r + 1);
+        let v = &mut head[r];
+        for (i, xm) in done.iter().enumerate() {
+            let m = r + 1 + i;
+            let l = &a[tri(r, m)]; // L[m][r]; Lᴴ[r][m] = conj(L[m][r])
+            for k in 0..bins {
+                v.re[k] -= l.re[k] * xm.re[k] + l.im[k] * xm.im[k];
+                v.im[k] -= l.re[k] * xm.im[k] - l.im[k] * xm.re[k];
+            }
+        }
+        let d = &a[tri(r, r)];
+        for k in 0..bins {
+            v.re[k] /= d.re[k];
+            v.im[k] /= d.re[k];
         }
     }
 }
@@ -163,6 +375,50 @@ mod tests {
 
     fn even_masks() -> Vec<Complex32> {
         vec![c(0.25, 0.0); S * 2 * BINS]
+    }
+
+    /// A = G Gᴴ + I (Hermitian positive definite) for a fixed pseudo-random G; the solve
+    /// returns x with A x = b, checked by multiplying back.
+    #[test]
+    fn cholesky_solve_inverts_a_hermitian_matrix() {
+        let bins = 3;
+        let val = |i: usize| ((i as f64 * 0.7315).sin() * 1.7, (i as f64 * 1.113).cos());
+        let g: Vec<Vec<(f64, f64)>> = (0..D).map(|r| (0..D).map(|c| val(r * D + c)).collect()).collect();
+        let mut full = vec![vec![(0.0f64, 0.0f64); D]; D];
+        for r in 0..D {
+            for c in 0..D {
+                let (mut re, mut im) = (if r == c { 1.0 } else { 0.0 }, 0.0);
+                for m in 0..D {
+                    let (a, b) = (g[r][m], g[c][m]); // a * conj(b)
+                    re += a.0 * b.0 + a.1 * b.1;
+                    im += a.1 * b.0 - a.0 * b.1;
+                }
+                full[r][c] = (re, im);
+            }
+        }
+        let mut packed = vec![Cplx::new(bins); NE];
+        for r in 0..D {
+            for c in r..D {
+                packed[tri(r, c)].re.fill(full[r][c].0);
+                packed[tri(r, c)].im.fill(full[r][c].1);
+            }
+        }
+        let rhs: Vec<Cplx> = (0..D)
+            .map(|d| Cplx { re: (0..bins).map(|k| val(100 + d * 7 + k).0).collect(), im: (0..bins).map(|k| val(200 + d + k).1).collect() })
+            .collect();
+        let mut x = vec![Cplx::new(bins); D];
+        cholesky_solve(&mut packed, &rhs, &mut x, bins);
+        for k in 0..bins {
+            for r in 0..D {
+                let (mut re, mut im) = (0.0, 0.0);
+                for c in 0..D {
+                    let (a, (xr, xi)) = (full[r][c], (x[c].re[k], x[c].im[k]));
+                    re += a.0 * xr - a.1 * xi;
+                    im += a.0 * xi + a.1 * xr;
+                }
+                assert!((re - rhs[r].re[k]).abs() < 1e-9 && (im - rhs[r].im[k]).abs() < 1e-9, "bin {k} row {r}: ({re}, {im})");
+            }
+        }
     }
 
     #[test]
