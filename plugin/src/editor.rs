@@ -313,11 +313,14 @@ impl DemixApp {
             ui.horizontal(|ui| {
                 bool_button(ui, setter, &sep.vocal_coherent, "Coherent vocals")
                     .on_hover_text("One mask for both channels of the vocal stem: less stereo swirl (turns stereo refinement off)");
-                bool_button(ui, setter, &sep.stereo_refine, "Stereo refinement")
-                    .on_hover_text("Re-estimate the stems from where each one sits between left and right (stereo input only)");
-                bool_button(ui, setter, &sep.bass_mono, "Bass low-end mono")
-                    .on_hover_text("Collapse the bass stem to mono below the frequency");
+                ui.add_enabled_ui(!sep.vocal_coherent.value(), |ui| {
+                    bool_button(ui, setter, &sep.stereo_refine, "Stereo refinement")
+                        .on_hover_text("Re-estimate the stems from where each one sits between left and right (stereo input only)")
+                        .on_disabled_hover_text("Off while Coherent vocals is on");
+                });
             });
+            bool_button(ui, setter, &sep.bass_mono, "Bass low-end mono")
+                .on_hover_text("Collapse the bass stem to mono below the frequency");
             egui::Grid::new("bass_mono").num_columns(3).spacing([6.0, 4.0]).show(ui, |ui| {
                 param_row(ui, setter, &sep.bass_mono_hz, "Mono below", sep.bass_mono.value());
             });
