@@ -174,6 +174,16 @@ fn select_engine(shared: &WorkerShared, have_neural: bool) -> EngineKind {
     }
 }
 
+/// Publishes `engine` as the active one when it differs from `*last`. The stereo refinement's
+/// learnt stem positions come from the previous separator's masks, so they are forgotten.
+fn note_engine(engine: EngineKind, last: &mut EngineKind, status: &EngineStatus, proc: &mut HopProcessor) {
+    if engine != *last {
+        status.active_engine.store(engine as u8, Ordering::Relaxed);
+        proc.reset_refinement();
+        *last = engine;
+    }
+}
+
 fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let status = setup.status.clone();
     let cfg = setup.stft;
@@ -215,10 +225,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
         }
         let engine = select_engine(shared, neural.is_some());
         proc.set_shaping(&shared.shaping.load());
-        if engine != last_engine {
-            status.active_engine.store(engine as u8, Ordering::Relaxed);
-            last_engine = engine;
-        }
+        note_engine(engine, &mut last_engine, &status, &mut proc);
         let mut worked = false;
         while setup.input.occupied_len() >= hop_in.len() && setup.output.vacant_len() >= hop_out.len() {
             if shared.flush_request.load(Ordering::Acquire) != shared.flush_ack.load(Ordering::Relaxed) {
@@ -227,11 +234,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
             // Engine choice and shaping apply from the next hop on, also while the worker never
             // runs out of input (an offline render keeps this loop busy for the whole render).
             let engine = select_engine(shared, neural.is_some());
-            if engine != last_engine {
-                status.active_engine.store(engine as u8, Ordering::Relaxed);
-                proc.reset_refinement();
-                last_engine = engine;
-            }
+            note_engine(engine, &mut last_engine, &status, &mut proc);
             proc.set_shaping(&shared.shaping.load());
             setup.input.pop_slice(&mut hop_in);
             let t0 = Instant::now();
