@@ -10,7 +10,8 @@ use crate::stft::StftConfig;
 pub type Stems = Vec<Vec<Vec<f32>>>;
 
 /// Separates `channels[ch][sample]` (1 or 2 channels of equal length) at `sample_rate_hz`
-/// with the sound-shaping options `shaping`. `progress` is called with the fraction done (0..=1) every few hundred hops.
+/// with the sound-shaping options `shaping`. `progress` is called with the fraction done
+/// (0..=1) every few hundred hops.
 pub fn separate(
     channels: &[Vec<f32>],
     sample_rate_hz: f32,

@@ -1,5 +1,6 @@
 //! Hop-by-hop separation: STFT analysis → separator masks → shaping and stereo refinement →
-//! per-stem inverse STFT with overlap-add (worker thread, and the offline path of the CLI; allocates only in `new`).
+//! per-stem inverse STFT with overlap-add (worker thread, and the offline path of the CLI;
+//! allocates only in `new`).
 
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;

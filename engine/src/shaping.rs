@@ -1,7 +1,7 @@
 //! Sound-shaping options applied by the worker around the separator: mask sharpness
 //! ("Bleed ↔ Artifacts"), phase-coherent vocals, stereo refinement (see [`crate::spatial`]),
-//! low-end mono for the bass stem, and the vocal post-chain settings. The audio thread publishes them through [`SharedShaping`] (atomics);
-//! the worker reads them once per hop.
+//! low-end mono for the bass stem, and the vocal post-chain settings. The audio thread
+//! publishes them through [`SharedShaping`] (atomics); the worker reads them once per hop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -4,26 +4,26 @@
 //!
 //! Masks work channel by channel and bin by bin: they cannot tell a centred voice from a wide
 //! pad with the same level in each channel. This stage stacks, per bin k, the two channels of
-//! the [`TAPS`] — this frame's bin k and the previous frame's bin k (frames overlap by 75 %, so
-//! they are strongly correlated) — into one vector z (D = 4 values) and keeps, per stem, a
+//! the last [`FRAMES`] frames — this frame's bin k and the previous frame's bin k (frames
+//! overlap by 75 %, so they are strongly correlated) — into one vector z (D = 4 values) and keeps, per stem, a
 //! running estimate of the stem's normalised covariance
 //!
 //! ```text
 //! R_j = E[z_j z_jᴴ] / E[(|s_j,L|² + |s_j,R|²) / 2],      s_j = M_j ⊙ x   (masked estimate)
 //! ```
 //!
-//! (exponential average over [`TIME_CONSTANT_S`]; z_j stacks the masked estimates at the taps),
+//! (exponential average over [`TIME_CONSTANT_S`]; z_j stacks the masked estimates likewise),
 //! and outputs the first two entries (this bin, both channels) of
 //!
 //! ```text
 //! y_j = C_j (Σ_k C_k)⁻¹ z,     C_j = v_j R_j + (ε / S) I,     v_j = (|s_j,L| + |s_j,R|) / 2
 //! ```
 //!
-//! with ε = [`REGULARISATION`] · trace(Σ_k v_k R_k) / taps. Because Σ_j C_j (Σ_k C_k)⁻¹ = I the
+//! with ε = [`REGULARISATION`] · trace(Σ_k v_k R_k) / frames. Because Σ_j C_j (Σ_k C_k)⁻¹ = I the
 //! stems still sum to the input (the last stem takes the rounding residue, so the sum is exact
 //! in f32). Using the mean magnitude rather than the power for v_j keeps the refined masks
 //! about as soft as the model's own (a power spectrum sharpened them and lost SDR). The choices
-//! (taps, time constant, ε) were made on training songs (adding bins k ± 1 as taps gained
+//! (frames, time constant, ε) were made on training songs (stacking bins k ± 1 as well gained
 //! ~0.04 dB more for 3x the cost); measurements are in docs/RESULTS.md, "Stereo refinement".
 //! Mono input passes through unchanged.
 //!
@@ -34,14 +34,14 @@ use realfft::num_complex::Complex32;
 
 /// Time constant of the covariance averages, in seconds.
 pub const TIME_CONSTANT_S: f32 = 8.7;
-/// Diagonal loading of the mixture covariance, relative to its trace per tap.
+/// Diagonal loading of the mixture covariance, relative to its trace per frame.
 pub const REGULARISATION: f64 = 1e-4;
-/// Taps stacked into one vector per bin: (frames back, bin offset).
-pub const TAPS: [(usize, isize); 2] = [(0, 0), (1, 0)];
+/// Frames stacked into one vector per bin: this one and the previous one.
+pub const FRAMES: usize = 2;
 /// Absolute floor of the diagonal loading (digital silence).
 const FLOOR: f64 = 1e-30;
-/// Length of the stacked vector: two channels per tap.
-const D: usize = 2 * TAPS.len();
+/// Length of the stacked vector: two channels per frame, newest frame first.
+const D: usize = 2 * FRAMES;
 /// Entries of the upper triangle (with the diagonal) of a D × D Hermitian matrix.
 const NE: usize = D * (D + 1) / 2;
 
@@ -80,13 +80,8 @@ pub struct SpatialWiener {
     power: Vec<Vec<f64>>,
     /// Gain v_j / power_j of this frame, per stem.
     gain: Vec<Vec<f64>>,
-    /// The previous frame: input `[channel]` and masked estimates `[stem * 2 + channel]`.
-    prev_x: Vec<Cplx>,
-    prev_s: Vec<Cplx>,
-    /// This frame: input `[channel]` and masked estimates `[stem * 2 + channel]`.
-    cur_x: Vec<Cplx>,
-    cur_s: Vec<Cplx>,
-    /// Stacked vectors of this frame: the input's and one stem's (D entries each).
+    /// Stacked vectors (entry `frame * 2 + channel`): the input's `zx[d]` and each stem's
+    /// masked estimates `zs[j * D + d]`; they carry the older frames from hop to hop.
     zx: Vec<Cplx>,
     zs: Vec<Cplx>,
     /// Mixture covariance, then its Cholesky factor (packed lower triangle, same indexing as
@@ -109,12 +104,8 @@ impl SpatialWiener {
             cov: vec![Cplx::new(bins); stems * NE],
             power: vec![vec![0.0; bins]; stems],
             gain: vec![vec![0.0; bins]; stems],
-            prev_x: vec![Cplx::new(bins); 2],
-            prev_s: vec![Cplx::new(bins); stems * 2],
-            cur_x: vec![Cplx::new(bins); 2],
-            cur_s: vec![Cplx::new(bins); stems * 2],
             zx: vec![Cplx::new(bins); D],
-            zs: vec![Cplx::new(bins); D],
+            zs: vec![Cplx::new(bins); stems * D],
             mix: vec![Cplx::new(bins); NE],
             load: vec![0.0; bins],
             sol: vec![Cplx::new(bins); D],
@@ -126,8 +117,8 @@ impl SpatialWiener {
     pub fn reset(&mut self) {
         self.cov.iter_mut().for_each(Cplx::clear);
         self.power.iter_mut().for_each(|p| p.fill(0.0));
-        self.prev_x.iter_mut().for_each(Cplx::clear);
-        self.prev_s.iter_mut().for_each(Cplx::clear);
+        self.zx.iter_mut().for_each(Cplx::clear);
+        self.zs.iter_mut().for_each(Cplx::clear);
     }
 
     /// Refines one stereo frame. `spectrum` is `[channel][bin]` (2 channels), `masks`
@@ -140,17 +131,20 @@ impl SpatialWiener {
         debug_assert_eq!(out.len(), stems * 2 * bins);
         let (a, b) = (self.decay, 1.0 - self.decay);
 
-        // Masked estimates of this frame, and the input, as split f64 arrays.
-        for (c, x) in self.cur_x.iter_mut().enumerate() {
+        // Shift the older frames down one slot and put this frame's input and masked estimates
+        // (as split f64 arrays) in front.
+        self.zx.rotate_right(2);
+        for (c, x) in self.zx[..2].iter_mut().enumerate() {
             for (k, v) in spectrum[c * bins..(c + 1) * bins].iter().enumerate() {
                 x.re[k] = v.re as f64;
                 x.im[k] = v.im as f64;
             }
         }
         for j in 0..stems {
-            for c in 0..2 {
+            let z = &mut self.zs[j * D..(j + 1) * D];
+            z.rotate_right(2);
+            for (c, s) in z[..2].iter_mut().enumerate() {
                 let m = &masks[(j * 2 + c) * bins..][..bins];
-                let s = &mut self.cur_s[j * 2 + c];
                 for k in 0..bins {
                     let v = m[k] * spectrum[c * bins + k];
                     s.re[k] = v.re as f64;
@@ -158,13 +152,12 @@ impl SpatialWiener {
                 }
             }
         }
-        stack(&mut self.zx, &self.cur_x, &self.prev_x, bins);
 
         // Update each stem's statistics and add its covariance into the mixture's.
         self.mix.iter_mut().for_each(Cplx::clear);
         for j in 0..stems {
-            stack(&mut self.zs, &self.cur_s[j * 2..j * 2 + 2], &self.prev_s[j * 2..j * 2 + 2], bins);
-            let (sl, sr) = (&self.cur_s[j * 2], &self.cur_s[j * 2 + 1]);
+            let z = &self.zs[j * D..(j + 1) * D];
+            let (sl, sr) = (&z[0], &z[1]);
             let (pw, g) = (&mut self.power[j], &mut self.gain[j]);
             for k in 0..bins {
                 let pl = sl.re[k] * sl.re[k] + sl.im[k] * sl.im[k];
@@ -176,7 +169,7 @@ impl SpatialWiener {
             for r in 0..D {
                 for c in r..D {
                     let e = tri(r, c);
-                    let (zr, zc) = (&self.zs[r], &self.zs[c]);
+                    let (zr, zc) = (&z[r], &z[c]);
                     let st = &mut self.cov[j * NE + e];
                     let m = &mut self.mix[e];
                     let zs = zr.re.iter().zip(&zr.im).zip(zc.re.iter().zip(&zc.im));
@@ -196,7 +189,7 @@ impl SpatialWiener {
         // Diagonal loading.
         for k in 0..bins {
             let tr: f64 = (0..D).map(|d| self.mix[tri(d, d)].re[k]).sum();
-            self.load[k] = (REGULARISATION * tr / TAPS.len() as f64).max(FLOOR);
+            self.load[k] = (REGULARISATION * tr / FRAMES as f64).max(FLOOR);
         }
         for d in 0..D {
             let m = &mut self.mix[tri(d, d)];
@@ -242,25 +235,6 @@ impl SpatialWiener {
                     out[dst + k] = v;
                     out[last + k] -= v;
                 }
-            }
-        }
-        std::mem::swap(&mut self.prev_s, &mut self.cur_s);
-        std::mem::swap(&mut self.prev_x, &mut self.cur_x);
-    }
-}
-
-/// Stacks the [`TAPS`] of a stereo frame (`cur`, `prev`: `[channel]`) into `z` (D arrays):
-/// entry `tap * 2 + channel`, zero where a bin offset leaves the spectrum.
-fn stack(z: &mut [Cplx], cur: &[Cplx], prev: &[Cplx], bins: usize) {
-    for (t, &(back, dk)) in TAPS.iter().enumerate() {
-        for c in 0..2 {
-            let src = if back == 0 { &cur[c] } else { &prev[c] };
-            let dst = &mut z[t * 2 + c];
-            for k in 0..bins {
-                let i = k as isize + dk;
-                let (re, im) = if i >= 0 && (i as usize) < bins { (src.re[i as usize], src.im[i as usize]) } else { (0.0, 0.0) };
-                dst.re[k] = re;
-                dst.im[k] = im;
             }
         }
     }
