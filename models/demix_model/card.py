@@ -50,7 +50,10 @@ def main(argv=None):
     w(f"- Features: per-bin log power of both channels minus its mean over the frame (level-invariant: a gain "
       f"on the input changes nothing), zero-padded to {cfg.n_bands} bands ("
       + ", ".join(f"{n} x {w} bins" for n, w in cfg.groups) + ", low to high); "
-      f"one batched MatMul per group of equal-width bands (per-band weights) to {cfg.n_bands} x {cfg.dim}.")
+      f"one batched MatMul per group of equal-width bands (per-band weights) to {cfg.n_bands} x {cfg.dim}."
+      + (" Also the normalised inter-channel cross-spectrum 2 L R* / (|L|^2 + |R|^2) (re, im; where a bin "
+         "sits between the channels), through a second batched MatMul per group added to the first."
+         if cfg.stereo_features else ""))
     w(f"- {cfg.layers} dual-path blocks: a causal Mamba-2-style selective SSM over time (shared over bands; "
       f"inner width {cfg.inner}, {cfg.heads} heads with a scalar decay each, state {cfg.d_state}, no conv; "
       f"chunked SSD form for training, one-step form with explicit state for export), then a token-mixing "

@@ -11,7 +11,9 @@ MODEL_NAME = "msnet-lite-v1"   # 16 uniform bands
 
 
 def model_name(cfg) -> str:
-    """The `demix.name` shown in the GUI: v2 is the band-group layout."""
+    """The `demix.name` shown in the GUI: v2 is the band-group layout, v3 adds stereo features."""
+    if cfg.stereo_features:
+        return "msnet-lite-v3"
     return "msnet-lite-v2" if cfg.band_groups else MODEL_NAME
 
 
@@ -28,6 +30,8 @@ class ModelConfig:
     d_state: int = 16          # SSM state size N
     band_hidden: int = 32      # token-mixing MLP across bands
     stems: int = len(STEMS)
+    stereo_features: bool = False  # also feed each band the normalised cross-spectrum 2 L R* / (|L|^2 + |R|^2)
+                               # (where a bin sits between the channels; log power alone cannot tell)
     mask_shrink: float = 1.0   # masks are a*M + (1-a)/stems (a calibration chosen after training, on train songs)
     eps: float = 1e-8          # |X|^2 floor inside the log features
 

@@ -140,6 +140,9 @@ class DemixNet(nn.Module):
         self.w_in = nn.ParameterList([nn.Parameter(torch.randn(n, 2 * w, D) * (0.25 / math.sqrt(2 * w)))
                                       for n, w in cfg.groups])
         self.b_in = nn.ParameterList([nn.Parameter(torch.zeros(n, 1, D)) for n, _ in cfg.groups])
+        if cfg.stereo_features:
+            # zero at start: a checkpoint trained without these inputs computes the same function
+            self.w_sp = nn.ParameterList([nn.Parameter(torch.zeros(n, 2 * w, D)) for n, w in cfg.groups])
         self.ssm = nn.ModuleList([TimeSSM(cfg) for _ in range(cfg.layers)])
         self.mix = nn.ModuleList([BandMixer(cfg) for _ in range(cfg.layers)])
         self.norm_out = nn.LayerNorm(D)
@@ -147,25 +150,49 @@ class DemixNet(nn.Module):
                                        for n, w in cfg.groups])
         self.b_out = nn.ParameterList([nn.Parameter(torch.zeros(n, 1, S * 4 * w)) for n, w in cfg.groups])
         self._register_load_state_dict_pre_hook(_rename_single_group)
+        self._register_load_state_dict_pre_hook(self._zero_missing_stereo_weights)
+
+    def _zero_missing_stereo_weights(self, state_dict, prefix, *args):
+        """Loading a checkpoint trained without stereo features: their weights start at zero."""
+        if self.cfg.stereo_features and not any(k.startswith(prefix + "w_sp.") for k in state_dict):
+            for i, w in enumerate(self.w_sp):
+                state_dict[f"{prefix}w_sp.{i}"] = torch.zeros_like(w)
 
     # ------------------------------------------------------------------ shared pieces
     def frontend(self, spec):
         """spec [..., 2(ch), 2(re,im), bins] -> [..., bands, D]. Level-robust: log power,
-        minus its mean over channels and bins (a gain on the input changes nothing)."""
+        minus its mean over channels and bins (a gain on the input changes nothing); with
+        cfg.stereo_features also the cross-spectrum 2 L R* / (|L|^2 + |R|^2) (re, im), which
+        is in the unit disc and level-free too."""
         cfg = self.cfg
         p = (spec * spec).sum(-2)  # [..., 2, bins]
         f = torch.log(p + cfg.eps)
         f = f - f.mean(dim=(-1, -2), keepdim=True)
+        lead = f.shape[:-2]
+        x = self._bands(f, self.w_in)
+        if cfg.stereo_features:
+            lr, li = spec[..., 0, 0, :], spec[..., 0, 1, :]
+            rr, ri = spec[..., 1, 0, :], spec[..., 1, 1, :]
+            den = 0.5 * (p[..., 0, :] + p[..., 1, :]) + cfg.eps
+            c = torch.stack([(lr * rr + li * ri) / den, (li * rr - lr * ri) / den], dim=-2)
+            x = [a + b for a, b in zip(x, self._bands(c, self.w_sp))]
+        x = [a + b for a, b in zip(x, self.b_in)]
+        x = x[0] if len(x) == 1 else torch.cat(x, dim=-3)
+        return x.reshape(*lead, cfg.n_bands, cfg.dim)
+
+    def _bands(self, f, weights):
+        """f [..., 2, bins] -> one [..., n, 1, D] per band group: each band's bins (both rows of
+        f) times that band's weights."""
+        cfg = self.cfg
         f = F.pad(f, (0, cfg.padded_bins - f.shape[-1]))
         lead = f.shape[:-2]
         xs, k0 = [], 0
-        for (n, w), w_in, b_in in zip(cfg.groups, self.w_in, self.b_in):
+        for (n, w), wg in zip(cfg.groups, weights):
             fg = f if len(cfg.groups) == 1 else f[..., k0:k0 + n * w]
             k0 += n * w
             fg = fg.reshape(*lead, 2, n, w).transpose(-3, -2).reshape(*lead, n, 1, 2 * w)
-            xs.append(_band_matmul(fg, w_in) + b_in)  # [..., n, 1, D]
-        x = xs[0] if len(xs) == 1 else torch.cat(xs, dim=-3)
-        return x.reshape(*lead, cfg.n_bands, cfg.dim)
+            xs.append(_band_matmul(fg, wg))
+        return xs
 
     def projected_head(self):
         """Head weights per band group, with the mixture-consistency projection folded in: the

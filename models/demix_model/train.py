@@ -127,6 +127,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seg", type=float, default=2.0, help="segment seconds")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=200, help="LR warm-up steps")
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
@@ -134,7 +135,7 @@ def main(argv=None):
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (new schedule)")
     ap.add_argument("--valid-every", type=float, default=120.0, help="seconds between validations")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="data seed (0: from the clock; give another one when resuming)")
     ap.add_argument("--p-eq", type=float, default=0.5, help="probability of a random EQ per stem")
     ap.add_argument("--p-speed", type=float, default=0.0,
                     help="probability of resampling a stem by a random factor (pitch + tempo)")
@@ -146,6 +147,10 @@ def main(argv=None):
     ap.add_argument("--bands", default="", help="band groups low to high, e.g. 12x8,6x24,6x46 "
                     "(bands x bins each); default: 16 uniform bands of 33 bins")
     ap.add_argument("--band-hidden", type=int, default=ModelConfig.band_hidden)
+    ap.add_argument("--only", default="", help="train only the parameters whose names start with one of "
+                    "these comma-separated prefixes (e.g. w_sp); the rest stay frozen")
+    ap.add_argument("--stereo-features", action="store_true",
+                    help="also feed the bands the inter-channel cross-spectrum (from --init: starts at zero)")
     a = ap.parse_args(argv)
 
     dev = torch.device("cuda" if (a.device == "auto" and torch.cuda.is_available()) else
@@ -180,18 +185,26 @@ def main(argv=None):
         raise SystemExit(f"no training data: {a.songs} missing and no --musdb")
     bank = StemBank(sources, preload=not a.lazy, log=log)
     seg_len = int(a.seg * SAMPLE_RATE)
-    mixer = RandomMixer(bank, seg_len, seed=a.seed + int(time.time()) % 100000, device=dev, p_eq=a.p_eq,
+    mixer = RandomMixer(bank, seg_len, seed=a.seed or int(time.time()) % 100000, device=dev, p_eq=a.p_eq,
                         p_speed=a.p_speed, speed=tuple(a.speed))
     vset = valid_set(vroots)
     log(f"valid: {0 if vset is None else len(vset)} excerpts from {vroots}")
 
-    cfg = ModelConfig(dim=a.dim, layers=a.layers, band_hidden=a.band_hidden, band_groups=parse_bands(a.bands))
+    cfg = ModelConfig(dim=a.dim, layers=a.layers, band_hidden=a.band_hidden, band_groups=parse_bands(a.bands),
+                      stereo_features=a.stereo_features)
     net = DemixNet(cfg).to(dev)
     ema = DemixNet(cfg).to(dev)
     ema.load_state_dict(net.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=1e-4, betas=(0.9, 0.99))
+    if a.only:
+        keep = tuple(a.only.split(","))
+        for n, p in net.named_parameters():
+            p.requires_grad_(n.startswith(keep))
+        if not any(p.requires_grad for p in net.parameters()):
+            raise SystemExit(f"--only {a.only}: no parameter matches")
+    opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=a.lr, weight_decay=1e-4,
+                            betas=(0.9, 0.99))
     step, elapsed_prev, audio_s, ledger_prev, best = 0, 0.0, 0.0, {}, -1e9
     total_min = a.total_minutes or a.minutes
     last = os.path.join(run, "last.pt")
@@ -243,7 +256,7 @@ def main(argv=None):
     t_start = time.time()
     t_valid = t_save = t_print = time.time()
     win_audio, win_t, win_loss = 0.0, time.time(), []
-    base_lr, warm = a.lr, 200
+    base_lr, warm = a.lr, max(1, a.warmup)
     warm_from = step if (a.resume and not (os.path.exists(last) and torch.load(last, map_location="cpu", weights_only=False).get("opt"))) else 0
     net.train()
     while True:

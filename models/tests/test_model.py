@@ -20,6 +20,8 @@ from demix_model import stft as S  # noqa: E402
 
 # narrow bands below 4.1 kHz, wider above: three groups, each one batched MatMul
 GROUPED = ModelConfig(band_groups=((12, 8), (6, 24), (6, 46)), band_hidden=40)
+# the same with the inter-channel cross-spectrum as extra band inputs
+STEREO = ModelConfig(band_groups=((12, 8), (6, 24), (6, 46)), band_hidden=40, stereo_features=True)
 
 
 def _net(seed=0, cfg=None):
@@ -37,7 +39,7 @@ def _spec(T, seed=1):
     return S.stft_torch(x)[:, :T]
 
 
-@pytest.mark.parametrize("cfg", [None, GROUPED], ids=["uniform", "grouped"])
+@pytest.mark.parametrize("cfg", [None, GROUPED, STEREO], ids=["uniform", "grouped", "stereo"])
 def test_step_matches_full_sequence(cfg):
     net = _net(cfg=cfg)
     T = 300
@@ -59,7 +61,7 @@ def test_step_matches_full_sequence(cfg):
     assert (full32 - full).abs().max().item() <= 1e-4
 
 
-@pytest.mark.parametrize("cfg", [None, GROUPED], ids=["uniform", "grouped"])
+@pytest.mark.parametrize("cfg", [None, GROUPED, STEREO], ids=["uniform", "grouped", "stereo"])
 def test_masks_sum_to_one(cfg):
     net = _net(cfg=cfg)
     with torch.no_grad():
@@ -69,13 +71,41 @@ def test_masks_sum_to_one(cfg):
     assert torch.allclose(s[..., 1, :], torch.zeros_like(s[..., 1, :]), atol=1e-5)
 
 
-def test_level_robust_features():
-    net = _net()
+@pytest.mark.parametrize("cfg", [None, STEREO], ids=["uniform", "stereo"])
+def test_level_robust_features(cfg):
+    net = _net(cfg=cfg)
     spec = _spec(10)
     with torch.no_grad():
         a = net.frontend(spec)
         b = net.frontend(spec * 100.0)
     assert (a - b).abs().max().item() < 1e-3
+
+
+def test_stereo_features_see_where_a_bin_sits():
+    """Same power in both channels, different inter-channel phase: log power alone cannot tell
+    them apart, the cross-spectrum features can."""
+    spec = _spec(6)
+    left = spec[..., 0:1, :, :]
+    same = torch.cat([left, left], dim=-3)              # centred: R = L
+    flipped = torch.cat([left, -left], dim=-3)          # R = -L, same powers
+    mono_net, stereo_net = _net(cfg=GROUPED), _net(cfg=STEREO)
+    with torch.no_grad():
+        assert torch.equal(mono_net.frontend(same), mono_net.frontend(flipped))
+        assert (stereo_net.frontend(same) - stereo_net.frontend(flipped)).abs().max().item() > 0.1
+        silent = stereo_net.frontend(torch.zeros_like(spec))
+    assert torch.isfinite(silent).all()
+
+
+def test_stereo_features_start_at_zero_from_a_checkpoint_without_them():
+    """--init from a model trained without stereo features computes exactly that model."""
+    import dataclasses
+    net = _net(cfg=GROUPED)
+    grown = DemixNet(dataclasses.replace(GROUPED, stereo_features=True)).eval()
+    grown.load_state_dict(net.state_dict())
+    assert all(torch.count_nonzero(w) == 0 for w in grown.w_sp)
+    spec = _spec(20)
+    with torch.no_grad():
+        assert torch.equal(grown(spec), net(spec))
 
 
 def test_stft_contract_numpy_torch_roundtrip():
@@ -95,7 +125,8 @@ def test_stft_contract_numpy_torch_roundtrip():
     assert np.allclose(y.numpy(), x, atol=1e-9)
 
 
-@pytest.mark.parametrize("cfg,max_nodes", [(None, 140), (GROUPED, 160)], ids=["uniform", "grouped"])
+@pytest.mark.parametrize("cfg,max_nodes", [(None, 140), (GROUPED, 160), (STEREO, 200)],
+                         ids=["uniform", "grouped", "stereo"])
 def test_export_parity(tmp_path, cfg, max_nodes):
     ort = pytest.importorskip("onnxruntime")
     from demix_model.export import export_fp32, quantize_int8, metadata, OrtStepper, write_fixtures, reference_input
@@ -214,6 +245,15 @@ def test_train_two_steps_musdb(tmp_path, monkeypatch, bands):
                 "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--resume", "--bands", bands])
     led = json.loads((run / "ledger.json").read_text())
     assert led["steps"] == 3
+    # a new run grown from it with stereo features (their weights start at zero), training only those
+    train.main(["--name", "t2", "--musdb", root, "--no-ours", "--steps", "1", "--batch", "2", "--seg", "1",
+                "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--bands", bands,
+                "--init", str(run / "last.pt"), "--stereo-features", "--only", "w_sp"])
+    old = torch.load(run / "last.pt", map_location="cpu", weights_only=False)["ema"]
+    st = torch.load(tmp_path / ".runs" / "t2" / "last.pt", map_location="cpu", weights_only=False)
+    assert st["model_cfg"]["stereo_features"]
+    assert torch.count_nonzero(st["model"]["w_sp.0"]) > 0
+    assert all(torch.equal(st["model"][k], v) for k, v in old.items())
 
 
 def test_sdr_loss_is_the_negative_mdx_sdr_and_bounded_for_silent_stems():
