@@ -130,7 +130,7 @@ pub struct ModelInfo {
     pub name: String,
     /// Contract version (`demix.version`).
     pub version: u32,
-    /// `demix.quantization` if present (`int8-dynamic`, `fp32`, ...).
+    /// `demix.quantization` if present (`int8-weights`, `int8-dynamic`, `fp32`, ...).
     pub quantization: Option<String>,
     /// `demix.data_manifest_sha256`.
     pub data_manifest_sha256: String,
@@ -157,7 +157,7 @@ impl ModelInfo {
         StftConfig::scaled(self.stft(), self.sample_rate as f64, sample_rate_hz)
     }
 
-    /// Short description for the GUI and logs, e.g. `msnet-lite-v1 (int8-dynamic, 44100 Hz)`.
+    /// Short description for the GUI and logs, e.g. `msnet-lite-v2 (int8-weights, 44100 Hz)`.
     pub fn describe(&self) -> String {
         match &self.quantization {
             Some(q) => format!("{} ({q}, {} Hz)", self.name, self.sample_rate),

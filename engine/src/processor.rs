@@ -8,7 +8,7 @@ use realfft::RealFftPlanner;
 use crate::postfx::{DeEsser, Gate};
 use crate::separator::{project_sum_to_one, Frame, Masks, Separator, N_STEMS};
 use crate::shaping::{self, ShapingSettings, BASS, VOCALS};
-use crate::spatial::SpatialWiener;
+use crate::spatial::StereoRefinement;
 use crate::stft::{Analyzer, StftConfig, Synthesizer};
 
 /// What happened while processing one hop.
@@ -36,7 +36,7 @@ pub struct HopProcessor {
     masks: Vec<Complex32>,
     /// Stem spectra of the current frame, `[stem][channel][bin]`.
     stems_spec: Vec<Complex32>,
-    spatial: Option<SpatialWiener>,
+    spatial: Option<StereoRefinement>,
     stem_out: Vec<f32>,
     vocal_hop: Vec<f32>,
     shaping: ShapingSettings,
@@ -59,7 +59,7 @@ impl HopProcessor {
             spectrum: vec![Complex32::new(0.0, 0.0); channels * bins],
             masks: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
             stems_spec: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
-            spatial: (channels == 2).then(|| SpatialWiener::new(N_STEMS, bins, cfg.hop as f32 / sample_rate_hz)),
+            spatial: (channels == 2).then(|| StereoRefinement::new(N_STEMS, bins, cfg.hop as f32 / sample_rate_hz)),
             stem_out: vec![0.0; cfg.hop],
             vocal_hop: vec![0.0; cfg.hop * channels],
             shaping: ShapingSettings::default(),
