@@ -25,6 +25,20 @@ def fmt(v):
     return "n/a" if v is None or v != v else f"{v:.2f}"
 
 
+QUANT_DESCRIPTIONS = {
+    "int8-weights": "weight-only: int8 weights with an fp32 scale per output column, fp32 activations",
+    "int8-dynamic": "dynamic: per-tensor int8 MatMul weights, activations quantized at run time",
+    "int8-qdq": "static QDQ on the MatMuls",
+}
+
+
+def quant_description(path=os.path.join(MODELS_DIR, "demix.onnx")):
+    """How the shipped int8 model is quantized, from its `demix.quantization` metadata."""
+    import onnx
+    q = {p.key: p.value for p in onnx.load(path).metadata_props}.get("demix.quantization", "?")
+    return QUANT_DESCRIPTIONS.get(q, q)
+
+
 def main(argv=None):
     import torch
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,7 +111,7 @@ def main(argv=None):
     e = ev.get("eval", {})
     if "demix_fp32.onnx" in e and "demix.onnx" in e:
         d = e["demix_fp32.onnx"]["mean"]["sdr"] - e["demix.onnx"]["mean"]["sdr"]
-        w(f"\nint8 (dynamic, per-tensor, MatMul weights) vs fp32: {d:+.2f} dB mean SDR loss.\n")
+        w(f"\nint8 ({quant_description()}) vs fp32: {d:+.2f} dB mean SDR loss.\n")
     w("## Training\n")
     w(f"- Steps: {st['step']} in the last run; audio seen (mixture seconds, all runs): "
       f"{st['audio_seconds'] / 3600:.1f} h.")

@@ -80,14 +80,64 @@ def export_fp32(net, path, meta):
     return m
 
 
-def quantize_int8(fp32_path, out_path, meta, mode="dynamic", calib=None):
-    """mode 'dynamic': MatMul weights int8 (per-tensor), activations quantized at run time.
+QUANT_NAMES = {"weights": "int8-weights", "dynamic": "int8-dynamic", "qdq": "int8-qdq"}
+
+
+def quantize_weights(model):
+    """Weight-only int8, in place: every MatMul/Gemm weight initializer is stored as int8 with an
+    fp32 scale per output column (per band and column for the band-batched weights [G, K, N]),
+    symmetric (zero point 0, range ±127); the graph casts it back and multiplies by the scale.
+    Activations stay fp32, and ONNX Runtime folds the Cast and Mul into an fp32 weight at load,
+    so it runs at the fp32 graph's speed. Returns the number of weights quantized."""
+    from onnx import numpy_helper, helper, TensorProto
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    uses = {}
+    for n in g.node:
+        for x in n.input:
+            uses[x] = uses.get(x, 0) + 1
+    done = []
+    for n in g.node:
+        if n.op_type not in ("MatMul", "Gemm") or len(n.input) < 2:
+            continue
+        name = n.input[1]
+        if name not in inits or uses[name] != 1:
+            continue
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        trans_b = n.op_type == "Gemm" and any(a.name == "transB" and a.i == 1 for a in n.attribute)
+        # Reduce over the input axis K: [..., K, N] for MatMul/Gemm, [N, K] for a transposed Gemm.
+        amax = np.max(np.abs(w), axis=-1 if trans_b else -2, keepdims=True)
+        scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+        q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+        g.initializer.remove(inits[name])
+        g.initializer.extend([numpy_helper.from_array(q, name + "_int8"),
+                              numpy_helper.from_array(scale, name + "_scale")])
+        cast = helper.make_node("Cast", [name + "_int8"], [name + "_cast"], to=TensorProto.FLOAT, name=name + "_cast")
+        mul = helper.make_node("Mul", [name + "_cast", name + "_scale"], [name + "_deq"], name=name + "_dequant")
+        n.input[1] = name + "_deq"
+        done.append((n, cast, mul))
+    for n, cast, mul in done:
+        i = list(g.node).index(n)
+        g.node.insert(i, mul)
+        g.node.insert(i, cast)
+    return len(done)
+
+
+def quantize_int8(fp32_path, out_path, meta, mode="weights", calib=None):
+    """mode 'weights': weight-only int8 (see `quantize_weights`), activations fp32.
+    mode 'dynamic': MatMul weights int8 (per-tensor), activations quantized at run time.
     mode 'qdq': static QDQ on MatMul only, calibrated on `calib` (list of feed dicts)."""
     import onnx
     from onnxruntime.quantization import quantize_dynamic, quantize_static, QuantType, QuantFormat
     from onnxruntime.quantization import CalibrationDataReader
     tmp = out_path + ".q.tmp"
-    if mode == "dynamic":
+    if mode == "weights":
+        m = onnx.load(fp32_path)
+        if quantize_weights(m) == 0:
+            raise ValueError(f"{fp32_path}: no MatMul/Gemm weight to quantize")
+        onnx.checker.check_model(m)
+        onnx.save(m, tmp)
+    elif mode == "dynamic":
         quantize_dynamic(fp32_path, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
                          per_channel=False)
     else:
@@ -233,7 +283,9 @@ def main(argv=None):
     ap.add_argument("--out-dir", default=MODELS_DIR)
     ap.add_argument("--manifest", default=DEFAULT_MANIFEST)
     ap.add_argument("--songs", default=os.path.join(MODELS_DIR, ".data", "songs"))
-    ap.add_argument("--quant", default="dynamic", choices=["dynamic", "qdq"])
+    ap.add_argument("--quant", default="weights", choices=list(QUANT_NAMES),
+                    help="weights: int8 weights, fp32 activations (default; ~fp32 quality); "
+                         "dynamic: int8 weights and run-time int8 activations; qdq: static QDQ")
     ap.add_argument("--frames", type=int, default=8)
     a = ap.parse_args(argv)
     net, st = load_net(a.ckpt)
@@ -250,7 +302,7 @@ def main(argv=None):
         for s in spec:
             calib.append({"spec": s, **{k: v.copy() for k, v in stp.state.items()}})
             stp(s)
-    quantize_int8(fp32, int8, metadata(sha, "int8-dynamic" if a.quant == "dynamic" else "int8-qdq", model_name(net.cfg)),
+    quantize_int8(fp32, int8, metadata(sha, QUANT_NAMES[a.quant], model_name(net.cfg)),
                   mode=a.quant, calib=calib)
     audio, src = fixture_audio(a.songs)
     spec = reference_input(a.frames, audio)
