@@ -183,7 +183,7 @@ L.append("|---|---:|---:|---:|---:|")
 for e in engines:
     v = summary["engines"][e]
     rtf = "?" if v["rtf"] is None else f"{v['rtf']:.3f}"
-    L.append(f"| {v['engine']} | {v['separate_s']:.1f} | {rtf} | {v['eval_s']:.1f} | {len(v['failed'])} |")
+    L.append(f"| {e}: {v['engine']} | {v['separate_s']:.1f} | {rtf} | {v['eval_s']:.1f} | {len(v['failed'])} |")
 L.append("")
 L.append(f"Total wall time of the script: {float(t_end) - float(t_start):.0f} s (including the release build).")
 L.append("")
