@@ -163,8 +163,9 @@ fn neural_instrumental_and_acapella_drop_at_least_the_engine_sir() {
     //    energies as least-squares projections onto the true stem after 0.5 s (as in e2e.rs).
     // The single-gain projection ratio is printed too: it is not the standard SIR, and with
     // the two-pass stereo refinement it exceeds the drop (8.4 vs 7.8 dB; one pass with the
-    // dynamic-int8 model: 7.25 vs 7.26), because a projection over the whole clip credits a
-    // Wiener estimate for being quiet where it is unsure (docs/RESULTS.md, "Demo clip").
+    // dynamic-int8 model: 7.25 vs 7.26): the ratio is scale-invariant, so a Wiener estimate
+    // that turns uncertain bins down raises it, while the drop measures how much of the vocal
+    // the estimate takes (docs/RESULTS.md, "Demo clip").
     // Measured for both engines; the Neural engine must pass, Classic is printed for reference.
     let (sr, stems, mix) = known_mix();
     let clap = install_bundle();
