@@ -1,20 +1,13 @@
 #!/usr/bin/env bash
-# Installs everything the dataset generator needs (Debian packages + Python venv).
-# Usage (as root, from the repo root):  bash models/data/setup.sh [--no-apt]
+# Everything the dataset generator needs: `cargo xtask setup` (the Debian packages of
+# xtask/debian-packages.txt and the .venv with models/requirements-data.txt), then the optional
+# singing synthesizer pysinsy, which builds from source (the generator falls back to recorded and
+# espeak voices without it).
+# Usage (from the repo root; as root, or with the packages already installed):
+#   bash models/data/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ "${1:-}" != "--no-apt" ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y --no-install-recommends \
-    fluidsynth fluid-soundfont-gm opl3-soundfont csound-soundfont avldrums.lv2-soundfont \
-    mma openttd-openmsx espeak-ng ffmpeg sox flac timidity freepats \
-    asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 \
-    asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722 pocketsphinx-testdata gcompris-qt-data hedgewars-data warzone2100-data ktuberling-data
-fi
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -r models/requirements-data.txt
-# singing synthesizer (optional: the generator falls back to speech voices without it)
+cargo xtask setup
 .venv/bin/pip install -q cython "cmake<4" wheel "setuptools>=70,<81" numpy
 CMAKE_BUILD_PARALLEL_LEVEL=1 .venv/bin/pip install -q --no-build-isolation pysinsy \
   || echo "pysinsy failed to build: singing voice disabled"

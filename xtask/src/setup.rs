@@ -8,38 +8,19 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-/// Debian packages for building the plugin (X11/GL/ALSA/JACK), headless GUI checks (Xvfb) and
-/// the dataset generator's tests (FluidSynth/TiMidity, the train and valid SoundFonts, MMA,
-/// openMSX songs, espeak-ng, recorded prompts, ffmpeg).
-pub const APT_PACKAGES: &[&str] = &[
-    "pkg-config",
-    "libx11-dev",
-    "libx11-xcb-dev",
-    "libxcb1-dev",
-    "libxcb-icccm4-dev",
-    "libxcb-dri2-0-dev",
-    "libxcursor-dev",
-    "libxrandr-dev",
-    "libgl-dev",
-    "libgl1-mesa-dev",
-    "libasound2-dev",
-    "libjack-jackd2-dev",
-    "xvfb",
-    "xauth",
-    "x11-apps",
-    "fluidsynth",
-    "fluid-soundfont-gm",
-    "csound-soundfont",
-    "freepats",
-    "timidity",
-    "mma",
-    "openttd-openmsx",
-    "asterisk-core-sounds-en-g722",
-    "espeak-ng",
-    "ffmpeg",
-    "sox",
-    "flac",
-];
+/// The one list of Debian packages the project needs, grouped by purpose
+/// (`xtask/debian-packages.txt`; its header gives the format).
+const DEBIAN_PACKAGES_TXT: &str = include_str!("../debian-packages.txt");
+
+/// The packages of `debian-packages.txt`, in file order (group headers and comments dropped).
+pub fn apt_packages() -> Vec<&'static str> {
+    DEBIAN_PACKAGES_TXT
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or("").trim())
+        .filter(|line| !line.starts_with('['))
+        .flat_map(str::split_whitespace)
+        .collect()
+}
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -58,9 +39,8 @@ pub fn run_cmd(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 fn missing_packages() -> Vec<&'static str> {
-    APT_PACKAGES
-        .iter()
-        .copied()
+    apt_packages()
+        .into_iter()
         .filter(|p| {
             let out = Command::new("dpkg-query").args(["-W", "-f=${Status}", p]).output();
             !matches!(out, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
@@ -78,7 +58,10 @@ fn is_root() -> bool {
 
 fn apt() -> anyhow::Result<()> {
     if Command::new("dpkg-query").arg("--version").output().is_err() {
-        eprintln!("note: not a Debian system; make sure the equivalents of {APT_PACKAGES:?} are installed");
+        eprintln!(
+            "note: not a Debian system; make sure the equivalents of {:?} are installed",
+            apt_packages()
+        );
         return Ok(());
     }
     let missing = missing_packages();
@@ -139,3 +122,4 @@ pub fn run(_args: &[String]) -> anyhow::Result<()> {
     eprintln!("setup complete");
     Ok(())
 }
+

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: sets the machine up, then runs every test that needs no PyTorch:
 //! the Rust workspace (engine units and real-time tests, neural parity, CLI, the CLAP host
 //! end-to-end tests against the plugin built with `assert_process_allocs`), the Python
-//! dataset and model-contract tests, and the editor smoke check under Xvfb.
+//! dataset, package-list and model-contract tests, and the editor smoke check under Xvfb.
 
 use std::process::Command;
 
@@ -28,9 +28,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     )?;
     run_cmd(
         Command::new(venv_python())
-            .args(["-m", "pytest", "-q", "models/tests/test_contract.py", "models/tests/test_data.py"])
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "models/tests/test_contract.py",
+                "models/tests/test_data.py",
+                "models/tests/test_packages.py",
+            ])
             .env("DEMIX_ORT_LIB", &ort)
-            // Setup installed the generator's tools: their tests must run, not skip.
+            // Setup installed everything these tests need: a skip is a failure (conftest.py).
             .env("DEMIX_STRICT_TESTS", "1")
             .current_dir(&root),
     )?;

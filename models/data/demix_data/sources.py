@@ -204,6 +204,7 @@ def voice_speakers(split: str) -> dict[str, list[dict]]:
 
 
 # espeak-ng voices: language + variant; validation uses variants never used in train
+ESPEAK_DATA = "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
 ESPEAK_TRAIN = {
     "langs": ["en", "en-us", "en-gb-x-rp", "fr", "es", "de", "pt", "ru", "sv", "pl"],
     "variants": ["m1", "m2", "m3", "m4", "f1", "f2", "f3", "f4", "Andy", "Annie", "belinda",
@@ -225,6 +226,38 @@ GCOMPRIS_DRUMS = ["bongo", "castanets", "cymbal", "maracas", "snare_drum", "tamb
 
 def gcompris_split(names: list[str], split: str) -> list[str]:
     return [n for i, n in enumerate(sorted(names)) if (i % 5 == 1) == (split == "valid")]
+
+
+# programs the generator runs, with their packages
+TOOLS = {
+    "fluidsynth": "fluidsynth",
+    "timidity": "timidity",
+    "mma": "mma",
+    "espeak-ng": "espeak-ng",
+    "ffmpeg": "ffmpeg",
+}
+
+
+def system_paths() -> dict[str, str]:
+    """{path: Debian package} for every system file or folder the generator reads.
+
+    Built from the tables above, so each path is written once, next to its package.
+    models/tests/test_packages.py checks these against xtask/debian-packages.txt and,
+    while rendering, that the generator reads nothing outside them.
+    """
+    out = {path: pkg for path, pkg, _role, _split in SOUNDFONTS.values()}
+    out.update({f"{AST_DIR}/{d}": pkg for d, (pkg, _s, _spk) in ASTERISK_VOICES.items()})
+    out.update({
+        OPENMSX_DIR: "openttd-openmsx",
+        MMA_STDLIB: "mma",
+        PS_DIR: "pocketsphinx-testdata",
+        HW_DIR: "hedgewars-data",
+        WZ_BASE: "warzone2100-data",
+        KT_DIR: "ktuberling-data",
+        GCOMPRIS_RCC: "gcompris-qt-data",
+        ESPEAK_DATA: "espeak-ng-data",
+    })
+    return out
 
 
 def is_reserved(path_or_pkg: str) -> bool:

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from . import audio as A
+from . import sources as S
 from .midi import Note
 
 # syllables for Sinsy's Japanese voice (hiragana; one mora per note)
@@ -218,7 +219,7 @@ def espeak_phrase_maker(rng: np.random.Generator, cfg: dict, workdir: str, beat_
         x = espeak(text, voice, pitch, speed, workdir)
         if len(x) > max_len_s * A.SR:
             x = x[: int(max_len_s * A.SR)]
-        return x, dict(kind="espeak", package="espeak-ng", file=f"/usr/lib/x86_64-linux-gnu/espeak-ng-data (voice {voice})",
+        return x, dict(kind="espeak", package="espeak-ng", file=f"{S.ESPEAK_DATA} (voice {voice})",
                        licence="GPL-3+", text=text, transforms=dict(pitch=pitch, speed=speed))
 
     return make, voice
