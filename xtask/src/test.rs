@@ -35,6 +35,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 "models/tests/test_contract.py",
                 "models/tests/test_data.py",
                 "models/tests/test_packages.py",
+                "models/tests/test_singing.py",
             ])
             .env("DEMIX_ORT_LIB", &ort)
             // Setup installed everything these tests need: a skip is a failure (conftest.py).

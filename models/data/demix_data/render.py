@@ -27,7 +27,7 @@ import soundfile as sf
 from . import sources as S
 from .song import STEMS, render_song
 
-GEN_VERSION = 7
+GEN_VERSION = 8
 SPLIT_CODE = {"train": 1, "valid": 2}
 
 

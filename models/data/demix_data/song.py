@@ -9,6 +9,7 @@ import numpy as np
 
 from . import audio as A
 from . import midi as M
+from . import singing as G
 from . import sources as S
 from . import vocals as V
 from .rcc import read_rcc_file
@@ -259,17 +260,24 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont
 
     # ---------------- vocals
     vox = np.zeros(n)
-    kinds = ["sinsy", "real", "espeak"] if V.sinsy_available() else ["real", "espeak"]
-    probs = np.array([0.4, 0.4, 0.2][: len(kinds)] if len(kinds) == 3 else [0.7, 0.3])
+    # vocal kinds and their chance of being a song's main kind: Sinsy singing, recorded speech
+    # turned into singing ("sung", singing.py), recorded speech on the beat ("real"), espeak-ng
+    weights = {"sinsy": 0.3, "sung": 0.3, "real": 0.25, "espeak": 0.15}
+    if not V.sinsy_available():
+        weights.pop("sinsy")
+    if not G.available():
+        weights.pop("sung")
+    kinds = list(weights)
+    probs = np.array([weights[k] for k in kinds])
     primary = want_voice or kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))]
-    if primary == "sinsy" and not melody:
+    if primary in ("sinsy", "sung") and not melody:
         primary = "real"
     span_kind = []
     for sp in vocal_spans:
         k = primary
         if want_voice is None and rng.random() < 0.3:
             k = kinds[int(rng.integers(len(kinds)))]
-        if k == "sinsy" and not melody:
+        if k in ("sinsy", "sung") and not melody:
             k = "real"
         span_kind.append((sp, k))
     info["vocal_kinds"] = sorted({k for _s, k in span_kind})
@@ -307,6 +315,12 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont
                 hit["transforms"] = dict(formant_semitones=round(fs, 2), third="above" if up else "below",
                                          rel_level=round(hl, 2))
                 items["vocals"].append(hit)
+    sung = [sp for sp, k in span_kind if k == "sung"]
+    if sung:
+        x, its = G.sung_track(rng, n, melody, sung, beat_s, S.voice_speakers(split), max_phrase_s=beats * beat_s * 2)
+        if its:
+            vox += x / (A.active_rms(x) + 1e-9)
+            items["vocals"].extend(its)
     real = [sp for sp, k in span_kind if k == "real"]
     if real:
         maker = V.real_phrase_maker(rng, S.voice_speakers(split), split)

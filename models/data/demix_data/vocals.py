@@ -162,23 +162,35 @@ def place_phrases(rng: np.random.Generator, n_samples: int, spans: list[tuple[fl
     return out, items
 
 
-def real_phrase_maker(rng: np.random.Generator, speakers: dict, split: str):
-    """Phrases from one (sometimes two) real speakers, like a lead vocalist."""
-    cache = {}
+def choose_speakers(rng: np.random.Generator, speakers: dict) -> list[str]:
+    """One (sometimes two) speakers for a song: the corpus is picked first (so packages with many
+    speakers do not dominate), then a speaker."""
     names = sorted(speakers)
-    # pick the corpus first (so packages with many speakers do not dominate), then a speaker
     corpus = {n: speakers[n][0]["package"].split("-")[0] for n in names}
     weights = {"asterisk": 0.3, "hedgewars": 0.35, "ktuberling": 0.2, "pocketsphinx": 0.1, "warzone2100": 0.05}
     w = np.array([weights.get(corpus[n], 0.1) / sum(1 for m in names if corpus[m] == corpus[n]) for n in names])
     k = 1 if rng.random() < 0.8 else 2
-    chosen = [names[int(i)] for i in rng.choice(len(names), size=min(k, len(names)), replace=False, p=w / w.sum())]
-    items = [it for n in chosen for it in speakers[n]]
+    return [names[int(i)] for i in rng.choice(len(names), size=min(k, len(names)), replace=False, p=w / w.sum())]
+
+
+def speech_loader():
+    """load(item) -> mono 44.1 kHz, silence trimmed (cached per file)."""
+    cache = {}
 
     def load(it):
         if it["file"] not in cache:
             x, sr = A.load_any(it["file"], it["fmt"])
             cache[it["file"]] = A.resample(A.trim_silence(x, -40), sr, A.SR)
         return cache[it["file"]]
+
+    return load
+
+
+def real_phrase_maker(rng: np.random.Generator, speakers: dict, split: str):
+    """Phrases from one (sometimes two) real speakers, like a lead vocalist."""
+    chosen = choose_speakers(rng, speakers)
+    items = [it for n in chosen for it in speakers[n]]
+    load = speech_loader()
 
     def make(max_len_s: float):
         it = items[int(rng.integers(len(items)))]
