@@ -57,6 +57,12 @@ EOF
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod +x "$root/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The network as this machine sees it: locally added CAs (e.g. an HTTPS-inspecting egress proxy)
+# and proxy settings. Nothing else of the host goes in.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    chroot "$root" update-ca-certificates >/dev/null
+fi
 echo "== root ready after $((SECONDS - t0)) s"
 
 bind /proc "$root/proc"
@@ -70,6 +76,8 @@ t1=$SECONDS
 status=0
 chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
     PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
+    ${no_proxy:+no_proxy=$no_proxy} \
     CI=true bash -c 'cd /root/demix && cargo xtask test' || status=$?
 echo "== cargo xtask test in the clean root: exit $status after $((SECONDS - t1)) s" \
     "(root $((t1 - t0)) s, total $((SECONDS - t0)) s)"
