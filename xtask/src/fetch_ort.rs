@@ -59,17 +59,24 @@ fn pip_download(dest: &Path) -> anyhow::Result<()> {
         "-d",
     ];
     let spec = format!("onnxruntime=={ORT_VERSION}");
-    let candidates: [(&str, &[&str]); 3] = [("python3", &["-m", "pip"]), ("pip3", &[]), ("pip", &[])];
+    // The project's venv first (setup makes it before this step; Debian's python3 has no pip).
+    let venv = crate::setup::venv_python();
+    let mut candidates: Vec<(PathBuf, &[&str])> = Vec::new();
+    if venv.is_file() {
+        candidates.push((venv, &["-m", "pip"]));
+    }
+    candidates.extend([("python3", &["-m", "pip"][..]), ("pip3", &[]), ("pip", &[])].map(|(p, a)| (PathBuf::from(p), a)));
     let mut last_err = String::new();
     for (prog, pre) in candidates {
-        eprintln!("fetch-ort: {prog} {} {} {} {spec}", pre.join(" "), args.join(" "), dest.display());
-        match Command::new(prog).args(pre).args(args).arg(dest).arg(&spec).status() {
+        let shown = prog.display();
+        eprintln!("fetch-ort: {shown} {} {} {} {spec}", pre.join(" "), args.join(" "), dest.display());
+        match Command::new(&prog).args(pre).args(args).arg(dest).arg(&spec).status() {
             Ok(s) if s.success() => return Ok(()),
-            Ok(s) => last_err = format!("{prog} exited with {s}"),
-            Err(e) => last_err = format!("{prog}: {e}"),
+            Ok(s) => last_err = format!("{shown} exited with {s}"),
+            Err(e) => last_err = format!("{shown}: {e}"),
         }
     }
-    bail!("pip download of {spec} failed ({last_err}); install Python 3 with pip, or download {WHEEL} by hand into {}", dest.display())
+    bail!("pip download of {spec} failed ({last_err}); run `cargo xtask setup` (it makes the venv), or download {WHEEL} by hand into {}", dest.display())
 }
 
 /// Runs the command.

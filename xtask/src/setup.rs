@@ -1,7 +1,8 @@
 //! `cargo xtask setup`: everything a fresh Debian 12 machine needs before building and testing:
 //! Debian packages (installed with apt when running as root, otherwise a clear message), the
-//! pinned ONNX Runtime library (`fetch-ort`), and the Python venv `.venv` for the model-side
-//! tests (no PyTorch: training has its own documented setup in `models/README.md`).
+//! Python venv `.venv` for the model-side tests (no PyTorch: training has its own documented
+//! setup in `models/README.md`), and the pinned ONNX Runtime library (`fetch-ort`, which
+//! downloads with the venv's pip).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -117,8 +118,8 @@ fn venv() -> anyhow::Result<()> {
 /// Runs every setup step.
 pub fn run(_args: &[String]) -> anyhow::Result<()> {
     apt()?;
-    crate::fetch_ort::run(&[])?;
     venv()?;
+    crate::fetch_ort::run(&[])?;
     eprintln!("setup complete");
     Ok(())
 }
