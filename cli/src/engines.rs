@@ -26,9 +26,34 @@ pub enum EngineChoice {
     Baseline,
 }
 
-/// Model file used when `--model` is not given: `$DEMIX_MODEL`, else `models/demix.onnx`.
-pub fn default_model_path() -> PathBuf {
-    std::env::var_os("DEMIX_MODEL").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("models/demix.onnx"))
+/// Environment variable naming the model to use when `--model` is not given.
+pub const MODEL_ENV: &str = "DEMIX_MODEL";
+
+/// Folders the CLI searches for its run-time files (the model, ONNX Runtime), in order: its
+/// install folder (the executable's folder and the bundle-style folders beside it, see
+/// [`ort_env::module_search_dirs`]), then, for a development build, the repository's `models/`
+/// and the `cargo xtask fetch-ort` cache. Never the current directory.
+pub fn search_dirs() -> Vec<PathBuf> {
+    let mut dirs = ort_env::module_search_dirs();
+    dirs.extend([ort_env::repo_models_dir(), ort_env::repo_cache_dir()].iter().filter_map(|d| d.canonicalize().ok()));
+    dirs
+}
+
+/// The model to use when `--model` is not given: `$DEMIX_MODEL` if set, else the first
+/// `file_name` (e.g. [`ort_env::MODEL_FILE`]) in [`search_dirs`]. The error names every folder
+/// searched.
+pub fn default_model(file_name: &str) -> Result<PathBuf> {
+    if let Some(v) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(v));
+    }
+    let dirs = search_dirs();
+    ort_env::find_file_in(&dirs, file_name).ok_or_else(|| {
+        let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        anyhow!(
+            "model file {file_name} not found in {}; give --model FILE or set {MODEL_ENV}",
+            searched.join(", ")
+        )
+    })
 }
 
 /// The engine actually used, after `auto` was resolved.
@@ -106,23 +131,14 @@ impl EngineSetup {
     }
 }
 
-/// Where the CLI looks for ONNX Runtime: `DEMIX_ORT_LIB`, the executable's folder (and
-/// `../lib`), then the development cache filled by `cargo xtask fetch-ort`.
-pub fn ort_search_dirs() -> Vec<PathBuf> {
-    let mut dirs = ort_env::exe_search_dirs();
-    if let Ok(c) = ort_env::repo_cache_dir().canonicalize() {
-        dirs.push(c);
-    }
-    dirs
-}
-
 /// Checks the model and runtime (loading the model once) and returns the neural setup.
 pub fn neural_setup(model: &Path) -> Result<NeuralSetup> {
     if !model.is_file() {
         bail!("model file {} not found", model.display());
     }
     let info = load_model_info(model).map_err(|e| anyhow!("{e}"))?;
-    let ort_lib = ort_env::locate_ort_library(&ort_search_dirs()).map_err(|e| anyhow!("{e}"))?;
+    // `DEMIX_ORT_LIB` if set, else the first of `search_dirs()` that holds the library.
+    let ort_lib = ort_env::locate_ort_library(&search_dirs()).map_err(|e| anyhow!("{e}"))?;
     NeuralSeparator::load(model, &ort_lib, 2).map_err(|e| anyhow!("{e}"))?;
     Ok(NeuralSetup { model: model.to_path_buf(), ort_lib, info })
 }
@@ -130,21 +146,44 @@ pub fn neural_setup(model: &Path) -> Result<NeuralSetup> {
 /// Decides once per run which engine to use: checks that the model can be loaded for
 /// `neural`, falls back to classic for `auto`. Returns the engine and warnings to print.
 pub fn resolve(choice: EngineChoice, model: Option<&Path>) -> Result<(EngineSetup, Vec<String>)> {
-    let model_path = model.map(Path::to_path_buf).unwrap_or_else(default_model_path);
+    let neural_or_err = || model.map_or_else(|| default_model(ort_env::MODEL_FILE), |m| Ok(m.to_path_buf()))
+        .and_then(|m| neural_setup(&m));
     let neural = |setup: NeuralSetup| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(setup) };
     match choice {
         EngineChoice::Classic => Ok((EngineSetup::classic(), vec![])),
         EngineChoice::Baseline => Ok((EngineSetup::baseline(), vec![])),
-        EngineChoice::Neural => match neural_setup(&model_path) {
+        EngineChoice::Neural => match neural_or_err() {
             Ok(s) => Ok((neural(s), vec![])),
             Err(e) => bail!("neural engine unavailable: {e:#} (use --engine classic)"),
         },
-        EngineChoice::Auto => match neural_setup(&model_path) {
+        EngineChoice::Auto => match neural_or_err() {
             Ok(s) => Ok((neural(s), vec![])),
             Err(e) => Ok((
                 EngineSetup::classic(),
                 vec![format!("neural engine unavailable ({e:#}); using the classical engine")],
             )),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_default_model_names_every_folder_searched() {
+        let got = default_model("no-such-model.onnx");
+        match std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
+            Some(v) => assert_eq!(got.unwrap(), PathBuf::from(v)),
+            None => {
+                let msg = format!("{:#}", got.unwrap_err());
+                let dirs = search_dirs();
+                assert!(dirs.len() >= 2, "{dirs:?}");
+                for d in dirs {
+                    assert!(msg.contains(&d.display().to_string()), "{msg} lacks {}", d.display());
+                }
+                assert!(msg.contains(MODEL_ENV) && msg.contains("no-such-model.onnx"), "{msg}");
+            }
+        }
     }
 }

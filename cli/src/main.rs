@@ -37,7 +37,7 @@ enum Cmd {
         /// Separation engine.
         #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
         engine: EngineChoice,
-        /// ONNX model for the neural engine (default: $DEMIX_MODEL or models/demix.onnx).
+        /// ONNX model for the neural engine (default: $DEMIX_MODEL, else demix.onnx beside the executable).
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
         /// Stems to write (stems mode), comma-separated.
@@ -106,12 +106,12 @@ enum Cmd {
         /// Engines: classic, neural (int8 model), neural-fp32; default all that are available.
         #[arg(long, value_delimiter = ',')]
         engines: Option<Vec<String>>,
-        /// Neural model (default: $DEMIX_MODEL or models/demix.onnx).
+        /// Neural model (default: $DEMIX_MODEL, else demix.onnx beside the executable).
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
-        /// fp32 model for neural-fp32.
-        #[arg(long, value_name = "FILE", default_value = "models/demix_fp32.onnx")]
-        model_fp32: PathBuf,
+        /// fp32 model for neural-fp32 (default: demix_fp32.onnx beside the executable).
+        #[arg(long, value_name = "FILE")]
+        model_fp32: Option<PathBuf>,
         /// Sample rates in Hz.
         #[arg(long, value_delimiter = ',', default_value = "44100,48000")]
         rates: Vec<u32>,
@@ -131,18 +131,23 @@ enum Cmd {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: PathBuf, rates: Vec<u32>, block: usize, hops: usize, seconds: f64, json: Option<PathBuf>) -> anyhow::Result<usize> {
+fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: Option<PathBuf>, rates: Vec<u32>, block: usize, hops: usize, seconds: f64, json: Option<PathBuf>) -> anyhow::Result<usize> {
     use demix_cli::bench;
-    use demix_cli::engines::{default_model_path, neural_setup, EngineSetup, ResolvedEngine};
+    use demix_cli::engines::{default_model, neural_setup, EngineSetup, ResolvedEngine};
+    use demix_engine::ort_env::MODEL_FILE;
+    let pick = |given: &Option<PathBuf>, file: &str| given.clone().map_or_else(|| default_model(file), Ok);
     let explicit = engines.is_some();
     let wanted = engines.unwrap_or_else(|| vec!["classic".into(), "neural".into(), "neural-fp32".into()]);
     let mut list = Vec::new();
     for name in wanted {
         let setup = match name.as_str() {
             "classic" => Ok(EngineSetup::classic()),
-            "neural" => neural_setup(&model.clone().unwrap_or_else(default_model_path))
+            "neural" => pick(&model, MODEL_FILE)
+                .and_then(|m| neural_setup(&m))
                 .map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
-            "neural-fp32" => neural_setup(&model_fp32).map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
+            "neural-fp32" => pick(&model_fp32, "demix_fp32.onnx")
+                .and_then(|m| neural_setup(&m))
+                .map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
             "baseline" => anyhow::bail!("the baseline engine is offline only (whole file, non-causal): nothing real-time to measure"),
             other => anyhow::bail!("unknown engine '{other}' (classic, neural, neural-fp32)"),
         };

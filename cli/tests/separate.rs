@@ -282,3 +282,49 @@ fn neural_round_trip_when_available() {
         assert!(error_db(&a.channels, &sum) < -90.0);
     }
 }
+
+/// An installed CLI (the binary with `demix.onnx` and ONNX Runtime in its folder, as
+/// `cargo xtask install` lays it out) uses the model beside it from any working directory, with
+/// no `--model` or environment help, ahead of the development checkout's `models/`.
+#[test]
+fn installed_cli_uses_the_model_beside_it_from_any_folder() {
+    use demix_engine::ort_env::{locate_ort_library, repo_cache_dir, MODEL_FILE};
+    let dir = tmpdir("installed");
+    let install = dir.join("lib").join("demix");
+    std::fs::create_dir_all(&install).unwrap();
+    let exe = install.join("demix");
+    std::fs::copy(env!("CARGO_BIN_EXE_demix"), &exe).unwrap();
+    // The tiny test model stands in for the shipped one, so the run shows which model it found.
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/data/tiny.onnx");
+    std::fs::copy(&tiny, install.join(MODEL_FILE)).unwrap();
+    let ort = locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())])
+        .expect("ONNX Runtime for this test (`cargo xtask fetch-ort`)");
+    std::fs::copy(&ort, install.join(ort.file_name().unwrap())).unwrap();
+
+    let input = dir.join("in.wav");
+    write_audio(&input, &signal(44100, 2, 0.3), OutFormat::WavF32).unwrap();
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    // Run through a symlink, as `~/.local/bin/demix` is.
+    let link = dir.join("bin").join("demix");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&exe, &link).unwrap();
+    let run = |extra_env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(&link);
+        cmd.current_dir(&elsewhere).env_remove("DEMIX_MODEL").env_remove("DEMIX_ORT_LIB");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.args(["separate", "--engine", "neural", "-o", "stems"]).arg(&input).output().unwrap()
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("neural tiny-test"), "did not use the model beside the executable: {err}");
+    assert!(elsewhere.join("stems").join("in").join("vocals.wav").is_file());
+
+    // Without a model beside it and with $DEMIX_MODEL pointing nowhere, the error names the file.
+    let o = run(&[("DEMIX_MODEL", "/nonexistent/demix.onnx")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("/nonexistent/demix.onnx"), "{err}");
+}

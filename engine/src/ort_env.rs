@@ -1,7 +1,7 @@
 //! The process-global ONNX Runtime environment and the search for its shared library.
 //!
 //! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`) from an explicit path — the
-//! plugin's own bundle directory, the CLI's executable directory, or `DEMIX_ORT_LIB` — never
+//! plugin's own bundle directory, the CLI's install folder, or `DEMIX_ORT_LIB` — never
 //! from the current directory or the system's library search path. The environment is created
 //! once per process (all plugin instances share it, each with its own session) on the first
 //! worker that needs it, never on the audio thread.
@@ -114,22 +114,9 @@ pub fn locate_ort_library(search_dirs: &[PathBuf]) -> Result<PathBuf, OrtError> 
     dirs.iter().find_map(|d| find_in_dir(d)).ok_or(OrtError::NotFound { searched: dirs })
 }
 
-/// Directories the CLI searches: its executable's directory (and `../lib`). The plugin passes
-/// its bundle directory instead (`current_exe()` is the host there).
-pub fn exe_search_dirs() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        v.push(dir.clone());
-        if let Some(up) = dir.parent() {
-            v.push(up.join("lib"));
-        }
-    }
-    v
-}
-
-/// Directory of the binary this code is linked into: the plugin's `.so`/`.clap` inside a
-/// host (found with `dladdr` on a function of this crate), the executable for the CLI.
-/// Falls back to `current_exe()`'s directory where `dladdr` is unavailable.
+/// Directory of the binary this code is linked into, symlinks resolved: the plugin's
+/// `.so`/`.clap` inside a host (found with `dladdr` on a function of this crate), the executable
+/// for the CLI. Falls back to `current_exe()`'s directory where `dladdr` gives no usable path.
 pub fn current_module_dir() -> Option<PathBuf> {
     #[cfg(unix)]
     {
@@ -156,16 +143,21 @@ pub fn current_module_dir() -> Option<PathBuf> {
         // loader's tables, valid while the module is loaded; we copy it out at once.
         if unsafe { dladdr(addr, &mut info) } != 0 && !info.dli_fname.is_null() {
             let bytes = unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes();
+            // For the main executable glibc reports argv[0], which may be relative or a symlink
+            // (`~/.local/bin/demix`): only an absolute path that resolves is trusted, resolved.
             let path = PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
-            if path.is_absolute() {
-                if let Some(dir) = path.parent() {
-                    return Some(dir.to_path_buf());
-                }
+            let resolved = path.is_absolute().then(|| path.canonicalize().ok()).flatten();
+            if let Some(dir) = resolved.as_deref().and_then(Path::parent) {
+                return Some(dir.to_path_buf());
             }
         }
     }
     std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf))
 }
+
+/// File name of the default model, shipped beside the binary (plugin bundle resources, the
+/// CLI's install folder) and kept in the repository's `models/`.
+pub const MODEL_FILE: &str = "demix.onnx";
 
 /// Folder beside `demix.clap` that `cargo xtask bundle` fills with the run-time files
 /// (ONNX Runtime, the default model). A VST3 bundle keeps them in `Contents/Resources/`.
@@ -191,6 +183,12 @@ pub fn module_search_dirs() -> Vec<PathBuf> {
 /// The first `dirs[i]/file_name` that exists (e.g. `demix.onnx` in [`module_search_dirs`]).
 pub fn find_file_in(dirs: &[PathBuf], file_name: &str) -> Option<PathBuf> {
     dirs.iter().filter(|d| d.is_absolute()).map(|d| d.join(file_name)).find(|p| p.is_file())
+}
+
+/// The repository's `models/` folder, where a development build finds the committed models
+/// (a shipped plugin never looks here).
+pub fn repo_models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("models")
 }
 
 /// The development cache `cargo xtask fetch-ort` fills (`<repo>/.cache/ort`). For tests and

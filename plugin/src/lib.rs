@@ -26,9 +26,6 @@ use params::{DemixParams, EngineChoice};
 /// The sample rate at which [`base_stft`] is defined (the classic-only fallback).
 pub const BASE_SAMPLE_RATE_HZ: f64 = 44100.0;
 
-/// File name of the default model inside the plugin bundle's resources.
-pub const MODEL_FILE: &str = "demix.onnx";
-
 /// The STFT (frame/hop) at [`BASE_SAMPLE_RATE_HZ`] used when no model dictates one.
 pub fn base_stft() -> StftConfig {
     StftConfig::DEFAULT_44K
@@ -47,15 +44,15 @@ pub fn engine_config(sample_rate_hz: f32, channels: usize, max_block: usize, stf
     }
 }
 
-/// Finds the neural engine's files: the model ([`MODEL_FILE`]) and ONNX Runtime, only in the
+/// Finds the neural engine's files: the model ([`ort_env::MODEL_FILE`]) and ONNX Runtime, only in the
 /// plugin's own bundle (the binary's directory, `demix-resources/` beside it, `../Resources`,
 /// `../lib`; never the current directory). Returns the model's STFT for `sample_rate_hz` (if
 /// the model could be read) and the factory, or why there is none (shown in the editor while
 /// Classic runs). The factory itself loads the model on the worker thread.
 fn neural_setup(sample_rate_hz: f64) -> (Option<StftConfig>, Result<SeparatorFactory, String>) {
     let dirs = ort_env::module_search_dirs();
-    let Some(model) = ort_env::find_file_in(&dirs, MODEL_FILE) else {
-        return (None, Err(format!("no model ({MODEL_FILE}) in the plugin bundle")));
+    let Some(model) = ort_env::find_file_in(&dirs, ort_env::MODEL_FILE) else {
+        return (None, Err(format!("no model ({}) in the plugin bundle", ort_env::MODEL_FILE)));
     };
     let info = match model_meta::load_model_info(&model) {
         Ok(info) => info,
