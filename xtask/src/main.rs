@@ -8,6 +8,7 @@
 mod bundle;
 mod demo;
 mod fetch_ort;
+mod install;
 mod setup;
 mod test;
 
@@ -21,6 +22,7 @@ fn main() -> anyhow::Result<()> {
         "bundle" => bundle::run(&rest),
         "setup" => setup::run(&rest),
         "demo" => demo::run(&rest),
+        "install" => install::run(&rest),
         "test" => test::run(&rest),
         _ => forward_to_nice_plug(command, rest),
     }
