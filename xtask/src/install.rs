@@ -45,7 +45,10 @@ impl Layout {
 /// A folder we may replace: absent, or installed by us (it holds [`MARKER`]).
 fn check_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.symlink_metadata().is_ok() && !dir.join(MARKER).is_file() {
-        bail!("{} exists and was not installed by `cargo xtask install`; move it away first", dir.display());
+        bail!(
+            "{} exists and was not installed by `cargo xtask install`; move it away first",
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -83,8 +86,9 @@ fn copy_dir(src: &Path, dst: &Path) -> anyhow::Result<()> {
         if entry.file_type()?.is_dir() {
             copy_dir(&entry.path(), &to)?;
         } else {
-            std::fs::copy(entry.path(), &to)
-                .with_context(|| format!("copying {} to {}", entry.path().display(), to.display()))?;
+            std::fs::copy(entry.path(), &to).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), to.display())
+            })?;
         }
     }
     Ok(())
@@ -93,7 +97,8 @@ fn copy_dir(src: &Path, dst: &Path) -> anyhow::Result<()> {
 /// Replaces `dst` (a folder of ours, checked before) with a copy of `src` plus the marker.
 fn install_dir(src: &Path, dst: &Path) -> anyhow::Result<()> {
     if dst.exists() {
-        std::fs::remove_dir_all(dst).with_context(|| format!("removing the old {}", dst.display()))?;
+        std::fs::remove_dir_all(dst)
+            .with_context(|| format!("removing the old {}", dst.display()))?;
     }
     copy_dir(src, dst)?;
     std::fs::write(dst.join(MARKER), "installed by `cargo xtask install`\n")?;
@@ -117,7 +122,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("cargo xtask install is for Linux");
     }
     let prefix = parse_prefix(args)?;
-    let prefix = if prefix.is_absolute() { prefix } else { std::env::current_dir()?.join(prefix) };
+    let prefix = if prefix.is_absolute() {
+        prefix
+    } else {
+        std::env::current_dir()?.join(prefix)
+    };
     let layout = Layout::new(&prefix);
     // Check every destination before building or changing anything.
     check_clap(&layout)?;
@@ -128,10 +137,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     let root = repo_root();
     crate::bundle::run(&["demix".to_string(), "--release".to_string()])?;
-    run_cmd(Command::new("cargo").args(["build", "--release", "-p", "demix-cli"]).current_dir(&root))?;
+    run_cmd(
+        Command::new("cargo")
+            .args(["build", "--release", "-p", "demix-cli"])
+            .current_dir(&root),
+    )?;
     let bundled = root.join("target").join("bundled");
 
-    install_dir(&bundled.join(crate::bundle::RESOURCES_DIR), &layout.clap_resources)?;
+    install_dir(
+        &bundled.join(crate::bundle::RESOURCES_DIR),
+        &layout.clap_resources,
+    )?;
     std::fs::copy(bundled.join("demix.clap"), &layout.clap)
         .with_context(|| format!("copying demix.clap to {}", layout.clap.display()))?;
     eprintln!("installed {}", layout.clap.display());
@@ -143,7 +159,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&staging)?;
     }
     copy_dir(&bundled.join(crate::bundle::RESOURCES_DIR), &staging)?;
-    std::fs::copy(root.join("target").join("release").join("demix"), staging.join("demix"))?;
+    std::fs::copy(
+        root.join("target").join("release").join("demix"),
+        staging.join("demix"),
+    )?;
     install_dir(&staging, &layout.cli_dir)?;
 
     let bin = layout.cli_link.parent().context("link folder")?;
@@ -154,8 +173,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::symlink(layout.cli_dir.join("demix"), &layout.cli_link)
         .with_context(|| format!("linking {}", layout.cli_link.display()))?;
-    eprintln!("installed {} -> {}", layout.cli_link.display(), layout.cli_dir.join("demix").display());
-    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == bin));
+    eprintln!(
+        "installed {} -> {}",
+        layout.cli_link.display(),
+        layout.cli_dir.join("demix").display()
+    );
+    let on_path =
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == bin));
     if !on_path {
         eprintln!("note: {} is not on your PATH", bin.display());
     }
