@@ -56,6 +56,11 @@ pub fn default_model(file_name: &str) -> Result<PathBuf> {
     })
 }
 
+/// `given` (a `--model` argument) if any, else [`default_model`]`(file_name)`.
+pub fn model_or_default(given: Option<&Path>, file_name: &str) -> Result<PathBuf> {
+    given.map_or_else(|| default_model(file_name), |m| Ok(m.to_path_buf()))
+}
+
 /// The engine actually used, after `auto` was resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -146,8 +151,7 @@ pub fn neural_setup(model: &Path) -> Result<NeuralSetup> {
 /// Decides once per run which engine to use: checks that the model can be loaded for
 /// `neural`, falls back to classic for `auto`. Returns the engine and warnings to print.
 pub fn resolve(choice: EngineChoice, model: Option<&Path>) -> Result<(EngineSetup, Vec<String>)> {
-    let neural_or_err = || model.map_or_else(|| default_model(ort_env::MODEL_FILE), |m| Ok(m.to_path_buf()))
-        .and_then(|m| neural_setup(&m));
+    let neural_or_err = || model_or_default(model, ort_env::MODEL_FILE).and_then(|m| neural_setup(&m));
     let neural = |setup: NeuralSetup| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(setup) };
     match choice {
         EngineChoice::Classic => Ok((EngineSetup::classic(), vec![])),

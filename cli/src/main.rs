@@ -133,19 +133,18 @@ enum Cmd {
 #[allow(clippy::too_many_arguments)]
 fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: Option<PathBuf>, rates: Vec<u32>, block: usize, hops: usize, seconds: f64, json: Option<PathBuf>) -> anyhow::Result<usize> {
     use demix_cli::bench;
-    use demix_cli::engines::{default_model, neural_setup, EngineSetup, ResolvedEngine};
+    use demix_cli::engines::{model_or_default, neural_setup, EngineSetup, ResolvedEngine};
     use demix_engine::ort_env::MODEL_FILE;
-    let pick = |given: &Option<PathBuf>, file: &str| given.clone().map_or_else(|| default_model(file), Ok);
     let explicit = engines.is_some();
     let wanted = engines.unwrap_or_else(|| vec!["classic".into(), "neural".into(), "neural-fp32".into()]);
     let mut list = Vec::new();
     for name in wanted {
         let setup = match name.as_str() {
             "classic" => Ok(EngineSetup::classic()),
-            "neural" => pick(&model, MODEL_FILE)
+            "neural" => model_or_default(model.as_deref(), MODEL_FILE)
                 .and_then(|m| neural_setup(&m))
                 .map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
-            "neural-fp32" => pick(&model_fp32, "demix_fp32.onnx")
+            "neural-fp32" => model_or_default(model_fp32.as_deref(), "demix_fp32.onnx")
                 .and_then(|m| neural_setup(&m))
                 .map(|n| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(n) }),
             "baseline" => anyhow::bail!("the baseline engine is offline only (whole file, non-causal): nothing real-time to measure"),
