@@ -23,7 +23,7 @@ pytest.importorskip("mido")
 
 from demix_data import sources as S  # noqa: E402
 
-HAVE_TOOLS = all(shutil.which(t) for t in ("fluidsynth", "mma", "espeak-ng", "ffmpeg")) and \
+HAVE_TOOLS = all(shutil.which(t) for t in S.TOOLS) and \
     all(os.path.exists(S.SOUNDFONTS[n][0]) for n in ("FluidR3_GM", "Csound_GMbank")) and \
     os.path.isdir(S.AST_DIR) and os.path.isdir(S.OPENMSX_DIR)
 needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="Debian packages of xtask/debian-packages.txt not installed")
