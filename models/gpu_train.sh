@@ -6,9 +6,10 @@
 #
 #   bash models/gpu_train.sh MINUTES "NAME ARGS..." ["NAME ARGS..." ...]
 #
-# Uses every models/.data/pack*/ folder that is present (linked into one tree under /tmp/songs),
-# installs the wheels in .whl/ when there is one, and passes each run `--songs /tmp/songs --batch 64
-# --seg 3 --dim 64 --minutes MINUTES` before its own ARGS.
+# Uses every models/.data/pack*/ folder that is present (linked into one tree under /tmp/songs)
+# and every models/.data/rpack*/ folder of record-like examples (under /tmp/records, passed as
+# --records), installs the wheels in .whl/ when there is one, and passes each run `--songs
+# /tmp/songs --batch 64 --seg 3 --dim 64 --minutes MINUTES` before its own ARGS.
 set -u
 cd "$(dirname "$0")/.."
 minutes=$1; shift
@@ -30,6 +31,16 @@ for p in ${PACKS:-models/.data/pack*/}; do
   [ -d "$p/valid" ] && [ ! -e "$songs/valid" ] && ln -s "$PWD/$p/valid" "$songs/valid"
 done
 echo "packs: $(ls -d ${PACKS:-models/.data/pack*/} 2>/dev/null | tr '\n' ' ')-> $n train songs"
+records=/tmp/records
+rm -rf "$records"; mkdir -p "$records/train"
+r=0
+for p in models/.data/rpack*/; do
+  [ -d "$p/train" ] || continue
+  for t in "$p"/train/*/; do ln -s "$PWD/$t" "$records/train/"; r=$((r + 1)); done
+done
+rec_args=""
+[ "$r" -gt 0 ] && rec_args="--records $records"
+echo "record packs: $(ls -d models/.data/rpack*/ 2>/dev/null | tr '\n' ' ')-> $r examples"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader 2>/dev/null
 pids=(); names=()
 for spec in "$@"; do
@@ -37,7 +48,7 @@ for spec in "$@"; do
   names+=("$name")
   # shellcheck disable=SC2086
   PYTHONUNBUFFERED=1 $py models/train.py --name "$name" --songs "$songs" --batch 64 --seg 3 --dim 64 \
-    --minutes "$minutes" $args >"$out/$name.log" 2>&1 &
+    --minutes "$minutes" $rec_args $args >"$out/$name.log" 2>&1 &
   pids+=($!)
 done
 # copy checkpoints to $OUT as they are saved (every 2 min), so a call cut off at its limit still

@@ -24,15 +24,15 @@ def _find(track_dir, name):
     return None
 
 
-def list_tracks(root, split):
-    """Track directories of ``root/split`` that hold all four stems, sorted."""
+def list_tracks(root, split, stems=STEMS):
+    """Track directories of ``root/split`` that hold all of ``stems``, sorted."""
     d = os.path.join(root, split)
     if not os.path.isdir(d):
         return []
     out = []
     for name in sorted(os.listdir(d)):
         t = os.path.join(d, name)
-        if os.path.isdir(t) and all(_find(t, s) for s in STEMS):
+        if os.path.isdir(t) and all(_find(t, s) for s in stems):
             out.append(t)
     return out
 
@@ -129,15 +129,18 @@ class Track:
 
 class StemBank:
     """All stems of a set of tracks. ``preload=True`` keeps int16 audio in memory (one
-    ``[4, 2, total]`` array, tracks concatenated); otherwise segments are read from disk."""
+    ``[S, 2, total]`` array, tracks concatenated); otherwise segments are read from disk.
+    ``stems``: the four model stems, or e.g. ("vocals", "accompaniment") for recordings whose
+    drums/bass/other split is unknown."""
 
-    def __init__(self, sources, preload=True, max_tracks=None, log=print):
+    def __init__(self, sources, preload=True, max_tracks=None, log=print, stems=STEMS):
         """sources: list of (root, split, tag, manifest_path_or_None)."""
+        self.stems = tuple(stems)
         self.tracks = []
         for root, split, tag, manifest_path in sources:
             manifest = load_manifest(manifest_path)
-            for t in list_tracks(root, split)[:max_tracks]:
-                n = min(audio_frames(_find(t, s)) for s in STEMS)
+            for t in list_tracks(root, split, self.stems)[:max_tracks]:
+                n = min(audio_frames(_find(t, s)) for s in self.stems)
                 name = os.path.basename(t)
                 lic = track_info_from_manifest(manifest, split, name)
                 meta = os.path.join(root, ".meta", split, name + ".json")
@@ -148,24 +151,24 @@ class StemBank:
                     lic = ["MUSDB18-HQ (research use)"] if tag == "musdb" else ["unknown"]
                 self.tracks.append(Track(f"{tag}:{split}/{name}", t, n, lic))
         if not self.tracks:
-            raise FileNotFoundError(f"no tracks with all stems {STEMS} under {sources}")
+            raise FileNotFoundError(f"no tracks with all stems {self.stems} under {sources}")
         self.lengths = np.array([t.length for t in self.tracks], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
         self.total = int(self.lengths.sum())
         self.audio = None
         if preload:
-            self.audio = np.zeros((len(STEMS), 2, self.total), dtype=np.int16)
+            self.audio = np.zeros((len(self.stems), 2, self.total), dtype=np.int16)
 
             def load(job):
                 i, s = job
                 t = self.tracks[i]
-                x = read_wav(_find(t.dir, STEMS[s]), 0, t.length)
+                x = read_wav(_find(t.dir, self.stems[s]), 0, t.length)
                 self.audio[s, :, self.starts[i]:self.starts[i] + t.length] = np.clip(
                     np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
             # decoding (Ogg packs) dominates start-up; libsndfile runs without the GIL
             from concurrent.futures import ThreadPoolExecutor
-            jobs = [(i, s) for i in range(len(self.tracks)) for s in range(len(STEMS))]
+            jobs = [(i, s) for i in range(len(self.tracks)) for s in range(len(self.stems))]
             with ThreadPoolExecutor(max_workers=max(1, min(16, os.cpu_count() or 1))) as pool:
                 list(pool.map(load, jobs))
         log(f"bank: {len(self.tracks)} tracks, {self.total / SAMPLE_RATE / 60:.1f} min"
@@ -182,7 +185,7 @@ class StemBank:
             a = self.starts[track] + offset
             x = self.audio[stem, :, a:a + n].astype(np.float32) / 32767.0
         else:
-            x = read_wav(_find(t.dir, STEMS[stem]), offset, n)
+            x = read_wav(_find(t.dir, self.stems[stem]), offset, n)
         if n < length:
             x = np.pad(x, ((0, 0), (0, length - n)))
         return x
@@ -205,7 +208,7 @@ class RandomMixer:
         self.p_coherent, self.gain_db = p_coherent, gain_db
         self.p_swap, self.p_flip, self.p_drop, self.p_eq = p_swap, p_flip, p_drop, p_eq
         self.p_speed, self.speed = p_speed, speed
-        self.ledger = np.zeros((len(bank.tracks), len(STEMS)), dtype=np.float64)
+        self.ledger = np.zeros((len(bank.tracks), len(bank.stems)), dtype=np.float64)
         self.device = device
         self._gpu_audio = None
         # gather segments with tensor indexing on the device (GPU + preloaded bank), else per stem
@@ -214,7 +217,7 @@ class RandomMixer:
         self.p_track = w / w.sum()
 
     def _draw(self, B):
-        S = len(STEMS)
+        S = len(self.bank.stems)
         rng = self.rng
         tr = rng.choice(len(self.bank.tracks), size=(B, S), p=self.p_track)
         coh = rng.random(B) < self.p_coherent
@@ -241,7 +244,7 @@ class RandomMixer:
         """-> torch float32 stems [B, S, 2, L] (mixture = stems.sum(1))."""
         import torch
         tr, off, gain, swap, rate = self._draw(B)
-        S, L = len(STEMS), self.seg_len
+        S, L = len(self.bank.stems), self.seg_len
         dev = self.device or "cpu"
         if self.gather_on_device:
             if self._gpu_audio is None:
@@ -291,7 +294,8 @@ class RandomMixer:
             tot = float(self.ledger[i].sum())
             if tot > 0:
                 out[t.name] = {"seconds": round(tot, 1), "licences": t.licences,
-                               "per_stem": {s: round(float(self.ledger[i, k]), 1) for k, s in enumerate(STEMS)}}
+                               "per_stem": {s: round(float(self.ledger[i, k]), 1)
+                                            for k, s in enumerate(self.bank.stems)}}
         return out
 
 

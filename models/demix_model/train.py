@@ -57,6 +57,43 @@ def loss_fn(est, ref):
     return l_time + 0.5 * l_spec
 
 
+RECORD_STEMS = ("vocals", "accompaniment")
+
+
+def two_part(est):
+    """Four-stem estimates [B, 4, 2, L] -> [vocals, drums + bass + other] [B, 2, 2, L]: what
+    recordings with an unknown accompaniment split are scored against."""
+    return torch.stack([est[:, 0], est[:, 1:].sum(1)], dim=1)
+
+
+def master_like_a_record(x, rng, p):
+    """With probability p per example: bring the mixture to release loudness (RMS -14..-6 dBFS)
+    and limit its peaks (ceiling -1..-0.1 dBFS, 12-46 ms hold), applying the limiter's gain curve
+    to every stem, so the stems still sum to the (mastered) mixture. x [B, S, 2, L] (torch)."""
+    B, _, _, L = x.shape
+    on = rng.random(B) < p
+    if not on.any():
+        return x
+    dev = x.device
+    mix = x.sum(1)  # [B, 2, L]
+    rms = mix.pow(2).mean(dim=(-1, -2)).sqrt().clamp_min(1e-5)
+    target = torch.from_numpy(10 ** (rng.uniform(-14, -6, B) / 20)).float().to(dev)
+    drive = torch.where(torch.from_numpy(on).to(dev), target / rms, torch.ones_like(rms))
+    hop = 64
+    nb = (L + hop - 1) // hop
+    a = (mix * drive[:, None, None]).abs().amax(1)  # [B, L]
+    a = torch.nn.functional.pad(a, (0, nb * hop - L))
+    pk = a.reshape(B, nb, hop).amax(-1)  # block peaks
+    ceil = torch.from_numpy(10 ** (rng.uniform(-1.0, -0.1, B) / 20)).float().to(dev)
+    want = torch.clamp(ceil[:, None] / pk.clamp_min(1e-6), max=1.0)
+    k = int(rng.choice([8, 16, 32]))  # hold radius in blocks
+    g = -torch.nn.functional.max_pool1d(-want[:, None], 2 * k + 1, 1, k)  # min over +-k blocks
+    g = torch.nn.functional.avg_pool1d(g, k + 1 if k % 2 == 0 else k, 1, k // 2, count_include_pad=False)
+    g = torch.nn.functional.interpolate(g, size=nb * hop, mode="linear", align_corners=False)[:, 0, :L]
+    g = torch.where(torch.from_numpy(on).to(dev)[:, None], g * drive[:, None], torch.ones_like(g))
+    return x * g[:, None, None, :]
+
+
 def sdr_torch(ref, est, eps=1e-8):
     """MDX SDR per example and stem: [B, S]. ``eps`` may be a tensor that broadcasts to [B, S]."""
     num = ref.pow(2).sum(dim=(-1, -2))
@@ -149,6 +186,12 @@ def main(argv=None):
     ap.add_argument("--band-hidden", type=int, default=ModelConfig.band_hidden)
     ap.add_argument("--only", default="", help="train only the parameters whose names start with one of "
                     "these comma-separated prefixes (e.g. w_sp); the rest stay frozen")
+    ap.add_argument("--records", default=None,
+                    help="record-like examples (demix_data.records: <dir>/train/<id>/{vocals,accompaniment}), "
+                         "trained with the two-part loss (vocals; drums + bass + other)")
+    ap.add_argument("--records-share", type=float, default=0.5, help="share of each batch drawn from --records")
+    ap.add_argument("--p-master", type=float, default=0.0,
+                    help="probability of mastering a four-stem example like a record (loudness + limiter)")
     ap.add_argument("--stereo-features", action="store_true",
                     help="also feed the bands the inter-channel cross-spectrum (from --init: starts at zero)")
     a = ap.parse_args(argv)
@@ -187,6 +230,15 @@ def main(argv=None):
     seg_len = int(a.seg * SAMPLE_RATE)
     mixer = RandomMixer(bank, seg_len, seed=a.seed or int(time.time()) % 100000, device=dev, p_eq=a.p_eq,
                         p_speed=a.p_speed, speed=tuple(a.speed))
+    rmixer, n_rec = None, 0
+    if a.records:
+        rbank = StemBank([(a.records, "train", "records", None)], preload=not a.lazy, log=log, stems=RECORD_STEMS)
+        rmixer = RandomMixer(rbank, seg_len, seed=(a.seed or int(time.time()) % 100000) + 7, device=dev,
+                             p_eq=0.0, p_coherent=0.6, gain_db=(-4.0, 2.0), p_drop=0.03, p_speed=a.p_speed,
+                             speed=tuple(a.speed))
+        n_rec = max(1, min(a.batch - 1, int(round(a.batch * a.records_share))))
+        log(f"records: {len(rbank.tracks)} examples, {n_rec} of every {a.batch} in a batch (two-part loss)")
+    aug_rng = np.random.default_rng((a.seed or int(time.time()) % 100000) + 11)
     vset = valid_set(vroots)
     log(f"valid: {0 if vset is None else len(vset)} excerpts from {vroots}")
 
@@ -234,6 +286,8 @@ def main(argv=None):
 
     def save(path, extra=None):
         led = merge_ledgers(ledger_prev, mixer.ledger_summary())
+        if rmixer is not None:
+            led = merge_ledgers(led, rmixer.ledger_summary())
         st = {"model": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "step": step,
               "elapsed": elapsed_prev + (time.time() - t_start), "audio_seconds": audio_s, "ledger": led,
               "best": best, "model_cfg": cfg.to_dict(), "manifest_sha256": sha, "total_minutes": total_min,
@@ -270,11 +324,26 @@ def main(argv=None):
         lr = base_lr * min(1.0, (step - warm_from + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * prog)))
         for g in opt.param_groups:
             g["lr"] = lr
-        ref = mixer.batch(a.batch)
-        est = separate(net, ref, a.chunk)
-        loss = loss_fn(est, ref)
-        if a.sdr_weight:
-            loss = loss + a.sdr_weight * sdr_loss(est, ref)
+        ref = mixer.batch(a.batch - n_rec)
+        if a.p_master:
+            ref = master_like_a_record(ref, aug_rng, a.p_master)
+        if rmixer is None:
+            est = separate(net, ref, a.chunk)
+            loss = loss_fn(est, ref)
+            if a.sdr_weight:
+                loss = loss + a.sdr_weight * sdr_loss(est, ref)
+        else:
+            # one forward over both kinds: four-stem songs, then two-stem records
+            rref = rmixer.batch(n_rec)
+            n4 = len(ref)
+            padded = torch.cat([rref, torch.zeros_like(rref)], dim=1)  # [n, 4, 2, L]; mixture = sum
+            est = separate(net, torch.cat([ref, padded]), a.chunk)
+            l4 = loss_fn(est[:n4], ref)
+            l2 = loss_fn(two_part(est[n4:]), rref)
+            loss = (n4 * l4 + n_rec * l2) / (n4 + n_rec)
+            if a.sdr_weight:
+                loss = loss + a.sdr_weight * (n4 * sdr_loss(est[:n4], ref) +
+                                              n_rec * sdr_loss(two_part(est[n4:]), rref)) / (n4 + n_rec)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -284,7 +353,7 @@ def main(argv=None):
             for pe, p in zip(ema.parameters(), net.parameters()):
                 pe.mul_(d).add_(p.detach(), alpha=1 - d)
         step += 1
-        audio_s += a.batch * a.seg
+        audio_s += a.batch * a.seg  # records included
         win_audio += a.batch * a.seg
         win_loss.append(loss.item())
         if time.time() - t_print > 30 or step == 5:

@@ -177,6 +177,10 @@ def test_rendering_reads_only_catalogue_paths(split, source, voice, sfont):
                     want_voice=voice, soundfont=sfont)
     finally:
         RECORDER.on = False
+    _assert_only_catalogue_paths()
+
+
+def _assert_only_catalogue_paths():
     ignored = _ignored_prefixes()
     allowed = [p for p in S.system_paths()] + [shutil.which(t) for t in S.TOOLS]
     seen = {p: how for p, how in RECORDER.paths.items()
@@ -192,3 +196,20 @@ def test_rendering_reads_only_catalogue_paths(split, source, voice, sfont):
         stray.append(f"{p} ({how}): owned by {where or 'no package'}; "
                      "add it to demix_data.sources.system_paths() with its package")
     assert not stray, "\n".join(stray)
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_record_rendering_reads_only_catalogue_paths(split):
+    """The record-like examples (recordings as accompaniment, sung read speech) too."""
+    import numpy as np
+    from demix_data import records
+
+    for cached in (S.recording_items, S.tuxpaint_speakers, records._duration_s):
+        cached.cache_clear()  # so that the folders are listed again while recording
+    RECORDER.paths.clear()
+    RECORDER.on = True
+    try:
+        records.render_example(f"pkgcheck_{split}", split, np.random.SeedSequence(3), 6.0)
+    finally:
+        RECORDER.on = False
+    _assert_only_catalogue_paths()

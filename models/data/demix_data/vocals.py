@@ -167,7 +167,8 @@ def choose_speakers(rng: np.random.Generator, speakers: dict) -> list[str]:
     speakers do not dominate), then a speaker."""
     names = sorted(speakers)
     corpus = {n: speakers[n][0]["package"].split("-")[0] for n in names}
-    weights = {"asterisk": 0.3, "hedgewars": 0.35, "ktuberling": 0.2, "pocketsphinx": 0.1, "warzone2100": 0.05}
+    weights = {"asterisk": 0.3, "hedgewars": 0.35, "ktuberling": 0.2, "pocketsphinx": 0.1, "warzone2100": 0.05,
+               "tuxpaint": 1.0}
     w = np.array([weights.get(corpus[n], 0.1) / sum(1 for m in names if corpus[m] == corpus[n]) for n in names])
     k = 1 if rng.random() < 0.8 else 2
     return [names[int(i)] for i in rng.choice(len(names), size=min(k, len(names)), replace=False, p=w / w.sum())]

@@ -1,0 +1,81 @@
+"""Tests of demix_data.records: record-like examples (sung read speech over instrumental
+recordings, mixed and mastered). Runnable without torch:
+    .venv/bin/python -m pytest -q models/tests/test_records.py
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "models", "data"))
+
+from demix_data import records as R  # noqa: E402
+from demix_data import sources as S  # noqa: E402
+
+SR = 44100
+
+
+def test_limiter_keeps_peaks_under_the_ceiling_and_leaves_quiet_audio_alone():
+    t = np.arange(SR) / SR
+    x = 0.2 * np.sin(2 * np.pi * 220 * t)
+    x[SR // 2:SR // 2 + 50] += 1.5  # a click 8 dB over a -1 dB ceiling
+    mix = np.stack([x, x], axis=1)
+    ceiling = 10 ** (-1 / 20)
+    g = R.limiter_gain(mix, ceiling, release_ms=50)
+    assert np.abs(mix * g[:, None]).max() <= ceiling * 1.001
+    assert np.all(g <= 1.0)
+    assert np.allclose(g[: SR // 4], 1.0)  # far from the click: untouched
+    assert g[SR // 2 + 25] < 0.6
+
+
+def test_master_applies_one_gain_to_both_stems_and_reaches_release_loudness():
+    rng = np.random.default_rng(1)
+    n = 4 * SR
+    voc = 0.05 * rng.standard_normal((n, 2))
+    acc = 0.05 * rng.standard_normal((n, 2))
+    v2, a2, info = R.master(voc, acc, np.random.default_rng(2))
+    # the same gain curve on both: their ratio sample by sample is the balance gain alone
+    k = np.abs(voc[:, 0]) > 1e-3
+    ratio = (v2[k, 0] / voc[k, 0]) / (a2[k, 0] / acc[k, 0])
+    assert np.allclose(ratio, ratio[0], rtol=1e-6)
+    mix = v2 + a2
+    assert np.abs(mix).max() < 1.0
+    level_db = 20 * np.log10(np.sqrt(np.mean(mix ** 2)))
+    assert -20 < level_db < -5, info
+
+
+def test_melody_is_diatonic_and_harmony_moves_by_scale_steps():
+    rng = np.random.default_rng(4)
+    notes, degs, info = R.random_melody(rng, 32)
+    scale = set(R.SCALES[info["mode"]])
+    assert notes and all((n.pitch - info["root_midi"]) % 12 in scale for n in notes)
+    assert all(b.start >= a.start + a.dur - 1e-9 for a, b in zip(notes, notes[1:]))  # no overlaps
+    third = R.harmony_line(notes, degs, info["root_midi"], info["mode"], 2)
+    assert all((h.pitch - n.pitch) in (3, 4) for h, n in zip(third, notes))
+
+
+def test_dev_split_shares_no_package_or_speaker_with_train():
+    pk = {s: {it["package"] for it in S.recording_items(s)} for s in ("train", "dev")}
+    assert pk["train"] and pk["dev"], "recordings not installed (run `cargo xtask setup`)"
+    assert not pk["train"] & pk["dev"]
+    spk = {s: set(S.record_speakers(s)) for s in ("train", "dev")}
+    assert spk["dev"] and not spk["train"] & spk["dev"]
+    for s in ("train", "dev"):
+        assert not any(S.is_reserved(it["file"]) or S.is_reserved(it["package"]) for it in S.recording_items(s))
+
+
+def test_an_example_has_two_stems_that_sum_to_a_mastered_mixture_with_licences():
+    stems, meta = R.render_example("t", "train", np.random.SeedSequence(11), 8.0)
+    assert set(stems) == set(R.STEMS2)
+    v, a = stems["vocals"], stems["accompaniment"]
+    assert v.shape == a.shape == (8 * SR, 2)
+    assert np.isfinite(v).all() and np.isfinite(a).all()
+    assert np.abs(v + a).max() <= 1.0
+    active = np.mean(np.sqrt(np.mean(v.reshape(-1, 4410, 2) ** 2, axis=(1, 2))) > 1e-3)
+    assert active > 0.3, "the vocal stem is mostly silent"
+    assert meta["licences"] and all(lic for lic in meta["licences"])
+    assert meta["accompaniment"]["package"] in S.RECORDINGS
+    assert meta["vocals"]["items"] and all(it["kind"] == "sung" for it in meta["vocals"]["items"])
