@@ -37,6 +37,8 @@ r=0
 for p in models/.data/rpack*/; do
   [ -d "$p/train" ] || continue
   for t in "$p"/train/*/; do ln -s "$PWD/$t" "$records/train/"; r=$((r + 1)); done
+  # per-example records (licences for the ledger)
+  [ -d "$p/.meta/train" ] && mkdir -p "$records/.meta/train" && cp "$p"/.meta/train/*.json "$records/.meta/train/"
 done
 rec_args=""
 [ "$r" -gt 0 ] && rec_args="--records $records"

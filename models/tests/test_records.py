@@ -79,3 +79,14 @@ def test_an_example_has_two_stems_that_sum_to_a_mastered_mixture_with_licences()
     assert meta["licences"] and all(lic for lic in meta["licences"])
     assert meta["accompaniment"]["package"] in S.RECORDINGS
     assert meta["vocals"]["items"] and all(it["kind"] == "sung" for it in meta["vocals"]["items"])
+
+
+def test_recording_licences_come_from_the_matching_copyright_stanza():
+    # marsshooter's music has its own stanza (installed without the source tree's data/ folder)
+    mars = [it for it in S.recording_items("dev") if it["package"] == "marsshooter-data"]
+    assert mars and all(it["licence"].startswith("CC-BY-SA-3.0") for it in mars)
+    # ufoai's archive members are licensed file by file; `debian/*` never stands for everything
+    ufo = {it["licence"].split(" ")[0] for it in S.recording_items("train") if it["package"] == "ufoai-music"}
+    assert {"CC-BY-3.0", "CC-BY-SA-3.0", "GPL-2"} <= ufo
+    wz = [it for it in S.recording_items("train") if it["package"] == "warzone2100-music"]
+    assert wz and all("Warzone 2100 Project" in it["licence"] for it in wz)
