@@ -36,6 +36,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 "models/tests/test_data.py",
                 "models/tests/test_packages.py",
                 "models/tests/test_singing.py",
+                "models/tests/test_records.py",
             ])
             .env("DEMIX_ORT_LIB", &ort)
             // Setup installed everything these tests need: a skip is a failure (conftest.py).
