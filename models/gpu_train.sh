@@ -20,6 +20,11 @@ if [ -d .whl ] && ! $py -c 'import soundfile' 2>/dev/null; then
   $py -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
+# the project's package (offline: the machine's own setuptools builds it)
+if ! $py -c 'import demix_model' 2>/dev/null; then
+  $py -m pip install -q --no-index --no-deps --no-build-isolation --target /tmp/demix-site ./models || exit 1
+  export PYTHONPATH=/tmp/demix-site${PYTHONPATH:+:$PYTHONPATH}
+fi
 songs=${SONGS:-/tmp/songs}
 rm -rf "$songs"; mkdir -p "$songs/train"
 n=0
@@ -49,7 +54,7 @@ for spec in "$@"; do
   read -r name args <<<"$spec"
   names+=("$name")
   # shellcheck disable=SC2086
-  PYTHONUNBUFFERED=1 $py models/train.py --name "$name" --songs "$songs" --batch 64 --seg 3 --dim 64 \
+  PYTHONUNBUFFERED=1 $py -m demix_model.train --name "$name" --runs-dir models/.runs --songs "$songs" --batch 64 --seg 3 --dim 64 \
     --minutes "$minutes" $rec_args $args >"$out/$name.log" 2>&1 &
   pids+=($!)
 done

@@ -5,7 +5,7 @@ Because the ISTFT is linear, the stems with shrink a are a*est + (1-a)*mix/S, so
 scores every a on the grid. The choice is made on training songs only (every ``--every``-th), never
 on the validation split it is later scored on.
 
-    .venv/bin/python models/calibrate.py models/.runs/rb24/last.pt --out models/.runs/rb24/calibrated.pt
+    .venv/bin/demix-calibrate models/.runs/rb24/last.pt --out models/.runs/rb24/calibrated.pt
 """
 import argparse
 import os

@@ -395,7 +395,8 @@ def pack(src_root, dst_root, splits=("train", "valid"), fmt="ogg", quality=0.8, 
     return total
 
 
-if __name__ == "__main__":
+def main(argv=None):
+    """Command line: pack a songs tree (demix-pack SRC DST)."""
     import argparse
     ap = argparse.ArgumentParser(description="pack a songs tree compactly (Ogg/FLAC stems) for carrying")
     ap.add_argument("src")
@@ -405,10 +406,14 @@ if __name__ == "__main__":
     ap.add_argument("--max-train", type=int, default=None)
     ap.add_argument("--max-valid", type=int, default=3)
     ap.add_argument("--shard", default="0/1", help="I/N: every N-th train song from the I-th (valid only in 0/N)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     i_shard, n_shards = (int(v) for v in a.shard.split("/"))
     if not 0 <= i_shard < n_shards:
         ap.error("--shard must be I/N with 0 <= I < N")
     size = pack(a.src, a.dst, fmt=a.fmt, quality=a.quality, max_tracks={"train": a.max_train, "valid": a.max_valid},
                 shard=(i_shard, n_shards))
     print(f"packed {size / 1e6:.1f} MB into {a.dst}")
+
+
+if __name__ == "__main__":
+    main()

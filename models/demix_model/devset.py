@@ -5,7 +5,7 @@ Separates every example's mixture with the product's CLI (so the streaming engin
 refinement and post-processing are what is scored) and reports MDX SDR per stem: the median over
 examples, and the share of examples where each engine's vocals beat the classical engine's.
 
-    python -m demix_model.devset --dev models/.data/records/dev --demix target/release/demix \\
+    demix-devset --dev models/.data/records/dev --demix target/release/demix \\
         --engine neural=models/demix.onnx --engine classic --json /tmp/dev.json
 """
 import argparse

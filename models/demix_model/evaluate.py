@@ -1,8 +1,8 @@
 """Evaluation through onnxruntime, frame by frame from zero state (the plugin's streaming path),
 and a single-thread step benchmark.
 
-  python models/evaluate.py --bench                        # RTF + node counts, fp32 and int8
-  python models/evaluate.py --songs models/.data/songs     # valid-split SDR/SI-SDR, fp32 and int8
+  demix-evaluate --bench                        # RTF + node counts, fp32 and int8
+  demix-evaluate --songs models/.data/songs     # valid-split SDR/SI-SDR, fp32 and int8
 """
 import argparse
 import json

@@ -1,6 +1,6 @@
 """Export the single-step graph to ONNX (contract v1), quantize to int8, write fixtures.
 
-  python models/export.py --ckpt models/.runs/<name>/best.pt      # -> demix_fp32.onnx, demix.onnx, fixtures
+  demix-export --ckpt models/.runs/<name>/best.pt      # -> demix_fp32.onnx, demix.onnx, fixtures
 """
 import argparse
 import hashlib

@@ -4,10 +4,9 @@ Checkpoints are not committed; the fp32 export is. Its initializers hold every w
 the form the exported step uses: the SSM projections transposed, -exp(A_log) instead of A_log,
 and the output head with its mixture-consistency projection and calibration shrinkage folded in.
 Those are undone here; the folded head is loaded with mask_shrink = 1, which computes exactly the
-exported function (the test below compares the step outputs with ONNX Runtime's).
+exported function (main() compares the step outputs with ONNX Runtime's and refuses otherwise).
 
-    python -m demix_model.from_onnx models/demix_fp32.onnx --bands 12x8,6x24,6x46 --band-hidden 48 \
-        --dim 64 --out models/.data/init/shipped.pt
+    demix-from-onnx models/demix_fp32.onnx --out models/.data/init/shipped.pt
 """
 import argparse
 
@@ -25,6 +24,15 @@ def _initializers(path):
     m = onnx.load(path)
     return {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}, \
         {p.key: p.value for p in m.metadata_props}
+
+
+def shipped_config(path, **kw) -> ModelConfig:
+    """The shipped layout (dim 64, bands 12x8,6x24,6x46, band mixer 48), with stereo features when
+    the export holds their weights; `kw` overrides."""
+    init, _meta = _initializers(path)
+    base = dict(dim=64, band_hidden=48, band_groups=((12, 8), (6, 24), (6, 46)),
+                stereo_features=any(k.startswith("net.w_sp.") for k in init))
+    return ModelConfig(**dict(base, **kw))
 
 
 def load_from_onnx(path, cfg: ModelConfig) -> DemixNet:
@@ -74,8 +82,8 @@ def load_from_onnx(path, cfg: ModelConfig) -> DemixNet:
         take(f"w_out.{g}", init[W[0]])
         take(f"b_out.{g}", b.reshape(n, 1, S * 4 * w))
         used.update((W[0], B[0]))
-    missing = [k for k in sd if torch.equal(sd[k], net.state_dict()[k]) and not k.startswith("w_sp.")
-               and not any(u.endswith(k) for u in used)]
+    missing = [k for k in sd if "net." + k not in used and not any(u.endswith(k) for u in used)
+               and not k.startswith(("ssm.", "w_out.", "b_out."))]
     if missing:
         raise ValueError(f"not found in {path}: {missing}")
     net.load_state_dict(sd)
@@ -113,7 +121,8 @@ def main(argv=None):
     ap.add_argument("--bands", default="12x8,6x24,6x46")
     ap.add_argument("--band-hidden", type=int, default=48)
     a = ap.parse_args(argv)
-    cfg = ModelConfig(dim=a.dim, layers=a.layers, band_hidden=a.band_hidden, band_groups=parse_bands(a.bands))
+    cfg = shipped_config(a.onnx, dim=a.dim, layers=a.layers, band_hidden=a.band_hidden,
+                         band_groups=parse_bands(a.bands))
     net = load_from_onnx(a.onnx, cfg)
     diff = max_step_difference(net, a.onnx)
     print(f"max relative |step - onnx| over 6 frames: {diff:.2e}")

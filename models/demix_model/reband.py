@@ -9,7 +9,9 @@ band's centre bin (its inputs are shared among the new bands that map to the sam
 hidden units start with zero output weights. The result is a starting point for fine-tuning, not an
 equivalent model: a narrow band sees fewer bins than the old band did.
 """
+import argparse
 import math
+import os
 
 import torch
 
@@ -87,3 +89,36 @@ def reband(old: DemixNet, new_cfg: ModelConfig) -> DemixNet:
         nm.fc2.weight[:, :h] = om.fc2.weight[idx][:, :h]
         nm.fc2.bias.copy_(om.fc2.bias[idx])
     return net
+
+
+def main(argv=None):
+    """Command line: write a re-banded checkpoint."""
+    from .export import load_net
+    from .train import parse_bands
+    ap = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ckpt")
+    ap.add_argument("--bands", required=True)
+    ap.add_argument("--band-hidden", type=int, default=None)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    old, st = load_net(a.ckpt)
+    oc = old.cfg
+    nc = ModelConfig(**dict(oc.to_dict(), band_groups=parse_bands(a.bands),
+                            band_hidden=a.band_hidden or oc.band_hidden))
+    net = reband(old, nc)
+    sd = net.state_dict()
+    keep = {k: st[k] for k in ("ledger", "audio_seconds", "manifest_sha256") if k in st}
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    torch.save(dict(keep, model=sd, ema=sd, model_cfg=nc.to_dict(), reband={"from": a.ckpt, "bands": a.bands}),
+               a.out)
+    print(f"{a.out}: {nc.n_bands} bands {nc.groups}, band_hidden {nc.band_hidden}")
+
+
+USAGE = """Re-band a checkpoint (see demix_model/reband.py): a starting point for a model with a new band
+layout, with the old model's weights and data ledger.
+
+    .venv/bin/demix-reband models/.runs/soup07/last.pt --bands 12x8,6x24,6x46 --band-hidden 48 --out models/.data/init/reband.pt
+"""
+
+if __name__ == "__main__":
+    main()

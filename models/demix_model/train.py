@@ -1,9 +1,9 @@
 """Training (CPU or GPU), resumable, with throughput and data ledger in the log.
 
-  python models/train.py --name cpu1 --minutes 60                     # our songs, CPU
-  python models/train.py --name gpu1 --minutes 8 --batch 64 --seg 3   # on a GPU (auto-detected)
-  python models/train.py --musdb /path/to/musdb18hq [--no-ours]       # MUSDB18-HQ (+ ours)
-  python models/train.py --name cpu1 --resume --minutes 30            # continue a run
+  demix-train --name cpu1 --minutes 60                     # our songs, CPU
+  demix-train --name gpu1 --minutes 8 --batch 64 --seg 3   # on a GPU (auto-detected)
+  demix-train --musdb /path/to/musdb18hq [--no-ours]       # MUSDB18-HQ (+ ours)
+  demix-train --name cpu1 --resume --minutes 30            # continue a run
 
 Writes models/.runs/<name>/{last.pt,best.pt,log.jsonl,ledger.json}.
 """
@@ -157,6 +157,7 @@ def main(argv=None):
     ap.add_argument("--no-ours", action="store_true", help="do not use --songs")
     ap.add_argument("--musdb", default=None, help="MUSDB18-HQ root (train/ and optionally valid/ or test/)")
     ap.add_argument("--musdb-valid-split", default="valid")
+    ap.add_argument("--runs-dir", default=os.path.join(MODELS_DIR, ".runs"), help="where <name>/ is written")
     ap.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget for this invocation")
     ap.add_argument("--steps", type=int, default=0, help="stop after this many total steps (0: by time)")
     ap.add_argument("--total-minutes", type=float, default=None,
@@ -203,7 +204,7 @@ def main(argv=None):
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    run = os.path.join(MODELS_DIR, ".runs", a.name)
+    run = os.path.join(a.runs_dir, a.name)
     os.makedirs(run, exist_ok=True)
     logf = open(os.path.join(run, "log.jsonl"), "a")
 

@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "models", "data"))
 
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("mido")
 
-from demix_data import sources as S  # noqa: E402
+from demix_data import sources as S
 
 HAVE_TOOLS = all(shutil.which(t) for t in S.TOOLS) and \
     all(os.path.exists(S.SOUNDFONTS[n][0]) for n in ("FluidR3_GM", "Csound_GMbank")) and \
@@ -179,7 +178,7 @@ def test_render_is_deterministic():
     import hashlib
     import subprocess
 
-    code = ("import sys, hashlib; sys.path.insert(0, 'models/data');"
+    code = ("import hashlib;"
             "from demix_data.song import render_song;"
             "st, _ = render_song('d', 'train', [3, 1], 4, 5, source='mma', want_voice='real');"
             "print(hashlib.sha256(b''.join(st[k].tobytes() for k in sorted(st))).hexdigest())")

@@ -4,7 +4,6 @@ Streaming/full-sequence parity, export parity, STFT contract, MUSDB-layout loade
 fake directory, random-mix augmentation, data ledger, a two-step training run."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -12,10 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from demix_model.config import ModelConfig, BINS, STEMS, SAMPLE_RATE, HOP, N_FFT  # noqa: E402
-from demix_model.model import DemixNet  # noqa: E402
-from demix_model import stft as S  # noqa: E402
+from demix_model.config import ModelConfig, BINS, STEMS, SAMPLE_RATE, HOP, N_FFT
+from demix_model.model import DemixNet
+from demix_model import stft as S
 
 
 # narrow bands below 4.1 kHz, wider above: three groups, each one batched MatMul
@@ -379,3 +377,31 @@ def test_calibrate_writes_the_chosen_shrink(tmp_path):
     assert st["model_cfg"]["mask_shrink"] == best and best in calibrate.GRID
     scores = st["calibration"]["grid_mean_sdr"]
     assert scores[best] == max(scores.values())
+
+
+def test_two_part_scores_the_sum_of_drums_bass_other():
+    from demix_model.train import two_part
+    est = torch.randn(3, 4, 2, 100)
+    tp = two_part(est)
+    assert torch.equal(tp[:, 0], est[:, 0])
+    assert torch.allclose(tp[:, 1], est[:, 1] + est[:, 2] + est[:, 3])
+
+
+def test_mastering_augmentation_limits_peaks_and_keeps_stems_summing_to_the_mixture():
+    from demix_model.train import master_like_a_record
+    x = torch.randn(4, 4, 2, SAMPLE_RATE) * 0.1
+    x[:, 1, :, 20000:20010] = 3.0  # a drum hit far over full scale
+    y = master_like_a_record(x, np.random.default_rng(0), 1.0)
+    mix = y.sum(1)
+    assert mix.abs().max() <= 10 ** (-0.1 / 20) * 1.01
+    # one gain curve for every stem: stem ratios are unchanged wherever the input is not ~0
+    g = y / x
+    assert torch.allclose(g[:, 0], g[:, 2], rtol=1e-4, atol=1e-5)
+
+
+def test_checkpoint_from_the_shipped_onnx_computes_the_same_step():
+    pytest.importorskip("onnxruntime")
+    from demix_model.from_onnx import load_from_onnx, max_step_difference, shipped_config
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demix_fp32.onnx")
+    net = load_from_onnx(path, shipped_config(path))
+    assert max_step_difference(net, path) < 1e-4

@@ -22,9 +22,8 @@ import tempfile
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "models", "data"))
 
-from demix_data import sources as S  # noqa: E402
+from demix_data import sources as S
 
 PACKAGE_LIST = os.path.join(ROOT, "xtask", "debian-packages.txt")
 

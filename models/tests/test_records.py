@@ -4,16 +4,10 @@ recordings, mixed and mastered). Runnable without torch:
 """
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "models", "data"))
-
-from demix_data import records as R  # noqa: E402
-from demix_data import sources as S  # noqa: E402
+from demix_data import records as R
+from demix_data import sources as S
 
 SR = 44100
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import numpy as np
 import pytest
 from scipy import signal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "models", "data"))
 
-import pyworld as pw  # noqa: E402  (models/requirements-data.txt)
+import pyworld as pw  # models/requirements-data.txt
 
-from demix_data import singing as G  # noqa: E402
-from demix_data import sources as S  # noqa: E402
+from demix_data import singing as G
+from demix_data import sources as S
 
 SR = 44100
 FP = G.FRAME_MS / 1000.0

@@ -98,8 +98,11 @@ fn venv() -> anyhow::Result<()> {
     }
     let stamp = root.join(".venv").join(".demix-ci-requirements");
     let reqs = ["models/requirements-ci.txt", "models/requirements-data.txt"];
+    // the project's own Python package (demix_data, demix_model), editable: its console scripts
+    // (demix-render, demix-train, ...) run the working tree's code
+    let package = "models/pyproject.toml";
     let mut wanted = String::new();
-    for r in reqs {
+    for r in reqs.iter().chain([&package]) {
         wanted.push_str(&std::fs::read_to_string(root.join(r)).with_context(|| format!("reading {r}"))?);
     }
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
@@ -111,6 +114,11 @@ fn venv() -> anyhow::Result<()> {
         pip.args(["-r", r]);
     }
     run_cmd(&mut pip)?;
+    run_cmd(
+        Command::new(&py)
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", "-e", "models"])
+            .current_dir(&root),
+    )?;
     std::fs::write(stamp, wanted)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 """Cut the demo clip (demo/) out of a rendered VALID song.
 
-    PYTHONPATH=models/data .venv/bin/python -m demix_data.demo --songs models/.data/songs --out demo
+    .venv/bin/demix-demo-clip --songs models/.data/songs --out demo
 
 Picks the valid song and 15 s window with the most clearly audible voice, writes
 16-bit FLAC stems and a mixture that is exactly their integer sum, and a README
@@ -129,7 +129,7 @@ def write_readme(out, s, t0, seconds, man, step=1):
         f"`demix_data.render --seed {man['seed']}` (generator version {man['gen_version']}); the valid split uses a",
         "SoundFont, MIDI material and voices that the train split never uses, so models trained on",
         "`models/.data/songs/train` have not heard it. Re-create with",
-        "`PYTHONPATH=models/data .venv/bin/python -m demix_data.demo --songs models/.data/songs --out demo`.",
+        "`.venv/bin/demix-demo-clip --songs models/.data/songs --out demo`.",
         "",
         "## What is in it",
         "",

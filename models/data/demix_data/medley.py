@@ -1,6 +1,6 @@
 """Cut the test medley (tests/fixtures/medley/) out of EVERY rendered valid song.
 
-    PYTHONPATH=models/data .venv/bin/python -m demix_data.medley --songs models/.data/songs \
+    .venv/bin/demix-medley --songs models/.data/songs \
         --out tests/fixtures/medley
 
 The same excerpt length from the centre of each valid song, in song order, with short fades at
@@ -76,7 +76,7 @@ def write_readme(out, songs, where, seconds, man):
         "uses a SoundFont, MIDI material and voices that the train split never uses.",
         "The test builds the mixture as the sum of the decoded stems, so the references are exact.",
         "Re-create with",
-        "`PYTHONPATH=models/data .venv/bin/python -m demix_data.medley --songs models/.data/songs`.",
+        "`.venv/bin/demix-medley --songs models/.data/songs`.",
         "",
         "## What is in it",
         "",

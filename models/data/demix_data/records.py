@@ -6,8 +6,8 @@ drums, bass and other is unknown, so these train with a two-part loss (vocals; t
 other three), see demix_model/train.py. The mixture is exactly the sum of the two stems: every
 gain of the mix bus and of the limiter is applied to both.
 
-    python -m demix_data.records --out models/.data/records --split train --minutes 40 --jobs 2
-    python -m demix_data.records --out models/.data/records --split dev --minutes 6
+    demix-records --out models/.data/records --split train --minutes 40 --jobs 2
+    demix-records --out models/.data/records --split dev --minutes 6
 
 Splits never share a package of accompaniment or a speaker (sources.RECORDINGS,
 sources.TUXPAINT_DEV_LANGS): ``dev`` is the real-material development set.

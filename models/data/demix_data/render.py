@@ -1,6 +1,6 @@
 """CLI: render the licensed multitrack dataset.
 
-    PYTHONPATH=models/data .venv/bin/python -m demix_data.render \
+    .venv/bin/demix-render \
         --out models/.data/songs --minutes-train 30 --minutes-valid 6 --seed 1
 
 Layout (MUSDB18-HQ-like):

@@ -383,6 +383,7 @@ def system_paths() -> dict[str, str]:
     })
     for pkg, (pattern, _member, _split) in RECORDINGS.items():
         out[pattern.split("*")[0].rstrip("/")] = pkg
+        out[f"/usr/share/doc/{pkg}/copyright"] = pkg  # per-file licences (file_licence)
     return out
 
 

@@ -1,20 +1,18 @@
 """Weight average of two training checkpoints' EMA weights (a "model soup").
 
-    .venv/bin/python models/average.py A.pt B.pt --alpha 0.7 --out models/.runs/soup07/last.pt
+    .venv/bin/demix-average A.pt B.pt --alpha 0.7 --out models/.runs/soup07/last.pt
 
 writes alpha x B + (1 - alpha) x A. The output keeps B's metadata (model config, data ledger,
-manifest hash), so export.py and card.py treat it like any checkpoint. B's ledger must already
-include A's (true for a run started with `train.py --init A`). Needs torch.
+manifest hash), so demix-export and demix-card treat it like any checkpoint. B's ledger must already
+include A's (true for a run started with `demix-train --init A`). Needs torch.
 """
 import argparse
 import os
-import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demix_model.config import ModelConfig  # noqa: E402
-from demix_model.model import DemixNet  # noqa: E402
+from .config import ModelConfig
+from .model import DemixNet
 
 
 def weights(st):
