@@ -7,14 +7,12 @@ HOP = 256
 BINS = N_FFT // 2 + 1  # 513
 STEMS = ("vocals", "drums", "bass", "other")
 CONTRACT_VERSION = "1"
-MODEL_NAME = "msnet-lite-v1"   # 16 uniform bands
-
-
 def model_name(cfg) -> str:
-    """The `demix.name` shown in the GUI: v2 is the band-group layout, v3 adds stereo features."""
+    """The `demix.name` shown in the GUI, from the layout: v1 has 16 uniform bands, v2 band
+    groups, v3 adds stereo features."""
     if cfg.stereo_features:
         return "msnet-lite-v3"
-    return "msnet-lite-v2" if cfg.band_groups else MODEL_NAME
+    return "msnet-lite-v2" if cfg.band_groups else "msnet-lite-v1"
 
 
 @dataclass

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from .config import (SAMPLE_RATE, N_FFT, HOP, BINS, STEMS, CONTRACT_VERSION, MODEL_NAME, model_name,
+from .config import (SAMPLE_RATE, N_FFT, HOP, BINS, STEMS, CONTRACT_VERSION, model_name,
                      ModelConfig)
 
 MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +24,7 @@ def manifest_sha256(path):
     return hashlib.sha256(b"").hexdigest()  # no manifest: hash of nothing (untrained / ad hoc)
 
 
-def metadata(manifest_sha, quantization, name=MODEL_NAME):
+def metadata(manifest_sha, quantization, name):
     return {
         "demix.sample_rate": str(SAMPLE_RATE),
         "demix.n_fft": str(N_FFT),

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 sf = pytest.importorskip("soundfile")
 
-from demix_model.config import ModelConfig, BINS, STEMS, SAMPLE_RATE, HOP, N_FFT
+from demix_model.config import ModelConfig, BINS, STEMS, SAMPLE_RATE, HOP, N_FFT, model_name
 from demix_model.model import DemixNet
 from demix_model import stft as S
 
@@ -130,8 +130,8 @@ def test_export_parity(tmp_path, cfg, max_nodes):
     from demix_model.export import export_fp32, quantize_int8, metadata, OrtStepper, write_fixtures, reference_input
     net = _net(cfg=cfg)
     p32, p8 = str(tmp_path / "demix_fp32.onnx"), str(tmp_path / "demix.onnx")
-    export_fp32(net, p32, metadata("0" * 64, "fp32"))
-    quantize_int8(p32, p8, metadata("0" * 64, "int8-dynamic"), mode="dynamic")
+    export_fp32(net, p32, metadata("0" * 64, "fp32", model_name(net.cfg)))
+    quantize_int8(p32, p8, metadata("0" * 64, "int8-dynamic", model_name(net.cfg)), mode="dynamic")
     spec = _spec(100)[0]
     with torch.no_grad():
         ref = net(spec[None])[0].numpy()
@@ -159,9 +159,9 @@ def test_weight_only_int8(tmp_path, cfg):
     from demix_model.export import export_fp32, quantize_int8, metadata, OrtStepper
     net = _net(cfg=cfg)
     p32, p8, pd = (str(tmp_path / n) for n in ("fp32.onnx", "w8.onnx", "dyn.onnx"))
-    export_fp32(net, p32, metadata("0" * 64, "fp32"))
-    quantize_int8(p32, p8, metadata("0" * 64, "int8-weights"), mode="weights")
-    quantize_int8(p32, pd, metadata("0" * 64, "int8-dynamic"), mode="dynamic")
+    export_fp32(net, p32, metadata("0" * 64, "fp32", model_name(net.cfg)))
+    quantize_int8(p32, p8, metadata("0" * 64, "int8-weights", model_name(net.cfg)), mode="weights")
+    quantize_int8(p32, pd, metadata("0" * 64, "int8-dynamic", model_name(net.cfg)), mode="dynamic")
     m32, m8 = onnx.load(p32), onnx.load(p8)
     inits32 = {i.name: numpy_helper.to_array(i) for i in m32.graph.initializer}
     inits8 = {i.name: numpy_helper.to_array(i) for i in m8.graph.initializer}
