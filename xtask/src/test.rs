@@ -1,7 +1,8 @@
 //! `cargo xtask test`: sets the machine up, then runs every test that needs no PyTorch:
 //! the Rust workspace (engine units and real-time tests, neural parity, CLI, the CLAP host
 //! end-to-end tests against the plugin built with `assert_process_allocs`), the Python
-//! dataset, package-list and model-contract tests, and the editor smoke check under Xvfb.
+//! dataset, package-list and model-contract tests, the VST3 plugin hosted by pedalboard, and
+//! the editor smoke check under Xvfb.
 
 use std::process::Command;
 
@@ -37,6 +38,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 "models/tests/test_packages.py",
                 "models/tests/test_singing.py",
                 "models/tests/test_records.py",
+                // the VST3 build (the library compiled above) hosted by pedalboard
+                "tests/vst3_host",
             ])
             .env("DEMIX_ORT_LIB", &ort)
             // Setup installed everything these tests need: a skip is a failure (conftest.py).

@@ -1,6 +1,8 @@
-"""Strict mode for CI: with DEMIX_STRICT_TESTS=1 (set by `cargo xtask test`, whose setup installs
-everything the tests need) a skipped test is a failure, so a missing package, tool or file cannot
-turn a check into a silent pass. Tests marked `optional` may still skip: they look at things no
+"""pytest plugin (registered through the package's `pytest11` entry point, so every pytest run
+in the venv loads it, whichever folder its tests are in). Strict mode for CI: with
+DEMIX_STRICT_TESTS=1 (set by `cargo xtask test`, whose setup installs everything the tests need)
+a skipped test is a failure, so a missing package, tool or file cannot turn a check into a
+silent pass. Tests marked `optional` may still skip: they look at things no
 setup step makes (a dataset rendered by hand)."""
 from __future__ import annotations
 
