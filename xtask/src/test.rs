@@ -25,6 +25,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             // Same features as the build above, so nice-plug is compiled once.
             .args(["test", "--workspace", "--exclude", "xtask", "--features", "demix/assert_process_allocs"])
             .env("DEMIX_ORT_LIB", &ort)
+            // ONNX Runtime was fetched above: a test that cannot find it fails instead of skipping
+            .env("DEMIX_STRICT_TESTS", "1")
             .current_dir(&root),
     )?;
     run_cmd(
