@@ -6,7 +6,8 @@ and the output head with its mixture-consistency projection and calibration shri
 Those are undone here; the folded head is loaded with mask_shrink = 1, which computes exactly the
 exported function (main() compares the step outputs with ONNX Runtime's and refuses otherwise).
 
-    demix-from-onnx models/demix_fp32.onnx --out models/.data/init/shipped.pt
+    demix-from-onnx models/demix_fp32.onnx --out models/.data/init/shipped.pt \\
+        --card models/MODEL_CARD.md --manifest models/training-manifest.json --ledger-prefix v2/
 """
 import argparse
 
@@ -112,6 +113,32 @@ def max_step_difference(net: DemixNet, path: str, frames: int = 6, seed: int = 0
     return worst
 
 
+def ledger_from_card(card_path, manifest_path, prefix):
+    """The data ledger of the model a card describes: per-song stem-seconds from the card's
+    per-song table, licences from that dataset's manifest. Keys get `prefix` so that songs of a
+    later dataset with the same names stay apart. -> (ledger, audio seconds of all its runs)"""
+    import re
+    from .data import load_manifest, track_info_from_manifest
+    from .config import STEMS
+    manifest = load_manifest(manifest_path)
+    led, audio_s = {}, 0.0
+    for line in open(card_path, encoding="utf-8"):
+        m = re.match(r"^- Steps: .*audio seen \(mixture seconds, all runs\): ([0-9.]+) h", line)
+        if m:
+            audio_s = float(m.group(1)) * 3600
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 + len(STEMS) and re.match(r"^\w+:(train|valid)/", cells[0]):
+            name = cells[0]
+            split, track = name.split(":", 1)[1].split("/", 1)
+            nums = [float(c.replace(",", "")) for c in cells[1:]]
+            lic = track_info_from_manifest(manifest, split, track) or ["unknown"]
+            led[prefix + name] = {"seconds": nums[0], "licences": lic,
+                                  "per_stem": dict(zip(STEMS, nums[1:]))}
+    if not led:
+        raise ValueError(f"{card_path}: no per-song ledger table found")
+    return led, audio_s
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("onnx")
@@ -120,6 +147,9 @@ def main(argv=None):
     ap.add_argument("--layers", type=int, default=ModelConfig.layers)
     ap.add_argument("--bands", default="12x8,6x24,6x46")
     ap.add_argument("--band-hidden", type=int, default=48)
+    ap.add_argument("--card", default=None, help="carry the data ledger of this model card (the ONNX's)")
+    ap.add_argument("--manifest", default=None, help="the dataset manifest that card's songs come from")
+    ap.add_argument("--ledger-prefix", default="", help="prefix for the carried ledger's song names")
     a = ap.parse_args(argv)
     cfg = shipped_config(a.onnx, dim=a.dim, layers=a.layers, band_hidden=a.band_hidden,
                          band_groups=parse_bands(a.bands))
@@ -130,7 +160,11 @@ def main(argv=None):
         raise SystemExit("the reconstructed model does not compute the ONNX model's function")
     _init, meta = _initializers(a.onnx)
     sd = net.state_dict()
-    torch.save({"model": sd, "ema": sd, "model_cfg": cfg.to_dict(), "ledger": {}, "audio_seconds": 0.0,
+    ledger, audio_s = {}, 0.0
+    if a.card:
+        ledger, audio_s = ledger_from_card(a.card, a.manifest, a.ledger_prefix)
+        print(f"ledger of {a.card}: {len(ledger)} songs, {audio_s / 3600:.1f} h of audio")
+    torch.save({"model": sd, "ema": sd, "model_cfg": cfg.to_dict(), "ledger": ledger, "audio_seconds": audio_s,
                 "manifest_sha256": meta.get("demix.data_manifest_sha256", ""), "from_onnx": a.onnx}, a.out)
     print(f"wrote {a.out}")
 
