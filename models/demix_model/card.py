@@ -122,6 +122,10 @@ def main(argv=None):
          if st.get("args", {}).get("p_eq") else "no random EQ (added to the trainer after this run).")
       + (" Speed change of a stem (resampled by %.2f-%.2f: pitch, formants and tempo together), p = %.2f."
          % (*st["args"]["speed"], st["args"]["p_speed"]) if st.get("args", {}).get("p_speed") else ""))
+    if st.get("args", {}).get("records"):
+        w("- Record-like two-stem examples (`demix-records`) in %.0f %% of every batch, scored against vocals and "
+          "drums + bass + other; four-stem songs mastered like a record (loudness + limiter) with p = %.2f."
+          % (100 * st["args"]["records_share"], st["args"].get("p_master", 0.0)))
     w("- Loss: L1 on the time-domain stems after ISTFT + 0.5 x multi-resolution STFT magnitude L1 "
       "(n_fft 2048, 512), normalised by the mixture level; AdamW, cosine LR with warm-up, EMA weights exported.")
     for r in a.runs:
@@ -148,13 +152,15 @@ def main(argv=None):
     for k, v in list(byl.items())[:40]:
         w(f"| {k} | {v:,.0f} | {100 * v / tot:.1f} % |")
     w("\n<details><summary>per song</summary>\n")
-    w("| song | stem-seconds | vocals | drums | bass | other |")
-    w("|---|---|---|---|---|---|")
+    cols = STEMS + ("accompaniment",)  # record-like examples: vocals + accompaniment
+    w("| song | stem-seconds | " + " | ".join(cols) + " |")
+    w("|---|---|" + "---|" * len(cols))
     for k, v in sorted(led.items()):
-        w(f"| {k} | {v['seconds']:,.0f} | " + " | ".join(f"{v['per_stem'].get(s, 0):,.0f}" for s in STEMS) + " |")
+        w(f"| {k} | {v['seconds']:,.0f} | " + " | ".join(f"{v['per_stem'].get(s, 0):,.0f}" for s in cols) + " |")
     w("\n</details>\n")
-    w("Per-item sources, packages and licences of every song: `models/.data/songs/manifest.json` "
-      "(its sha256 above).\n")
+    w("Per-item sources, packages and licences of every song and record-like example the last run drew "
+      "from: `models/training-manifest.json` (its sha256 above); songs named `v2/...` are those of the "
+      "starting weights, described by `models/training-manifest-v2.json`.\n")
     w("## Reproduce\n")
     w("See `models/README.md` (one command each for dataset, training, export, evaluation, tests).\n")
     if a.notes and os.path.exists(a.notes):

@@ -127,13 +127,14 @@ def ledger_from_card(card_path, manifest_path, prefix):
         if m:
             audio_s = float(m.group(1)) * 3600
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 2 + len(STEMS) and re.match(r"^\w+:(train|valid)/", cells[0]):
+        # | song | stem-seconds | vocals | drums | bass | other | [accompaniment] |
+        if len(cells) in (2 + len(STEMS), 3 + len(STEMS)) and re.match(r"^[\w/]+:(train|valid)/", cells[0]):
             name = cells[0]
             split, track = name.split(":", 1)[1].split("/", 1)
             nums = [float(c.replace(",", "")) for c in cells[1:]]
             lic = track_info_from_manifest(manifest, split, track) or ["unknown"]
             led[prefix + name] = {"seconds": nums[0], "licences": lic,
-                                  "per_stem": dict(zip(STEMS, nums[1:]))}
+                                  "per_stem": dict(zip(STEMS + ("accompaniment",), nums[1:]))}
     if not led:
         raise ValueError(f"{card_path}: no per-song ledger table found")
     return led, audio_s
