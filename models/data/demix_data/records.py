@@ -278,11 +278,39 @@ def master(vocals: np.ndarray, acc: np.ndarray, rng: np.random.Generator) -> tup
 
 
 # ------------------------------------------------------------------ one example
-def render_example(ex_id: str, split: str, seed_seq, dur_s: float) -> tuple[dict, dict]:
-    """-> ({stem: float32 [n, 2]}, meta)"""
+def spoken_track(rng: np.random.Generator, n: int, speakers: dict) -> tuple[np.ndarray, list]:
+    """Recorded phrases of one speaker as they are (no vocoder), one after another with pauses."""
+    from . import vocals as V
+    name = sorted(speakers)[int(rng.integers(len(speakers)))]
+    pool, load = speakers[name], V.speech_loader()
+    x, items = np.zeros(n), []
+    t = int(rng.uniform(0, 2) * A.SR)
+    while t < n - A.SR:
+        it = pool[int(rng.integers(len(pool)))]
+        y = load(it)
+        m = min(len(y), n - t)
+        x[t:t + m] += A.fade(y[:m])
+        items.append(dict(kind="spoken", package=it["package"], file=it["file"], licence=it["licence"],
+                          speaker=name, start_s=round(t / A.SR, 3)))
+        t += m + int(rng.uniform(0.2, 1.0) * A.SR)
+    return x, items
+
+
+def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = "sung") -> tuple[dict, dict]:
+    """-> ({stem: float32 [n, 2]}, meta). voice "spoken": the recorded speech as it is (a check
+    that scores do not depend on the vocoder), else sung by WORLD."""
     rng = np.random.default_rng(seed_seq)
     n = int(dur_s * A.SR)
     acc, acc_info = pick_accompaniment(rng, split, dur_s)
+    if voice == "spoken":
+        lead, items = spoken_track(rng, n, S.record_speakers(split))
+        vocals, chain = vocal_chain([(lead, "lead")], rng, 0.5)
+        vocals, acc, mastering = master(vocals, acc, rng)
+        stems = {"vocals": vocals.astype(np.float32), "accompaniment": acc.astype(np.float32)}
+        licences = sorted({acc_info["licence"]} | {it["licence"] for it in items})
+        return stems, dict(song_id=ex_id, split=split, kind="record-spoken", generator_version=GEN_VERSION,
+                           duration_s=dur_s, accompaniment=acc_info, vocals=dict(items=items, chain=chain),
+                           mastering=mastering, licences=licences)
     tempo = float(rng.uniform(70, 160))
     beat_s = 60.0 / tempo
     n_beats = dur_s / beat_s
@@ -323,7 +351,7 @@ def render_example(ex_id: str, split: str, seed_seq, dur_s: float) -> tuple[dict
 
 # ------------------------------------------------------------------ dataset
 def _job(args):
-    out, split, idx, seed, dur_s, fmt = args
+    out, split, idx, seed, dur_s, fmt, voice = args
     ex_id = f"r{idx:04d}"
     d = os.path.join(out, split, ex_id)
     meta_p = os.path.join(out, ".meta", split, ex_id + ".json")
@@ -333,7 +361,7 @@ def _job(args):
     ss = np.random.SeedSequence([seed, idx, 0 if split == "train" else 1])
     for attempt in range(3):
         try:
-            stems, meta = render_example(ex_id, split, ss.spawn(attempt + 1)[-1], dur_s)
+            stems, meta = render_example(ex_id, split, ss.spawn(attempt + 1)[-1], dur_s, voice)
             break
         except (RuntimeError, ValueError) as e:
             last = e
@@ -366,6 +394,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--fmt", choices=["ogg", "wav"], default=None, help="default: ogg for train, wav for dev")
+    ap.add_argument("--voice", choices=["sung", "spoken"], default="sung",
+                    help="spoken: the recorded speech without the vocoder (a check set)")
     ap.add_argument("--nice", type=int, default=10)
     a = ap.parse_args(argv)
     if a.nice:
@@ -373,7 +403,7 @@ def main(argv=None):
     dur = a.seconds or (24.0 if a.split == "train" else 20.0)
     fmt = a.fmt or ("ogg" if a.split == "train" else "wav")
     count = int(round(a.minutes * 60 / dur))
-    jobs = [(a.out, a.split, i, a.seed, dur, fmt) for i in range(count)]
+    jobs = [(a.out, a.split, i, a.seed, dur, fmt, a.voice) for i in range(count)]
     t0 = time.time()
     metas = []
     if a.jobs > 1:
