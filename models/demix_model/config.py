@@ -6,6 +6,8 @@ N_FFT = 1024
 HOP = 256
 BINS = N_FFT // 2 + 1  # 513
 STEMS = ("vocals", "drums", "bass", "other")
+# stems of record-like examples, whose accompaniment is not split into drums, bass and other
+RECORD_STEMS = ("vocals", "accompaniment")
 CONTRACT_VERSION = "1"
 def model_name(cfg) -> str:
     """The `demix.name` shown in the GUI, from the layout: v1 has 16 uniform bands, v2 band

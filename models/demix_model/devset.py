@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-PARTS = ("vocals", "accompaniment")
+from .config import RECORD_STEMS as PARTS
 
 
 def sdr(ref, est, eps=1e-8):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig, STEMS, SAMPLE_RATE, HOP
+from .config import ModelConfig, STEMS, SAMPLE_RATE, HOP, RECORD_STEMS
 from .data import StemBank, RandomMixer, list_tracks, read_wav, _find, manifest_sha256, merge_ledgers
 from .model import DemixNet, count_params
 from .stft import stft_torch, istft_torch
@@ -57,9 +57,6 @@ def loss_fn(est, ref):
     return l_time + 0.5 * l_spec
 
 
-RECORD_STEMS = ("vocals", "accompaniment")
-
-
 def two_part(est):
     """Four-stem estimates [B, 4, 2, L] -> [vocals, drums + bass + other] [B, 2, 2, L]: what
     recordings with an unknown accompaniment split are scored against."""
@@ -75,10 +72,11 @@ def master_like_a_record(x, rng, p):
     if not on.any():
         return x
     dev = x.device
+    on_t = torch.from_numpy(on).to(dev)
     mix = x.sum(1)  # [B, 2, L]
     rms = mix.pow(2).mean(dim=(-1, -2)).sqrt().clamp_min(1e-5)
     target = torch.from_numpy(10 ** (rng.uniform(-14, -6, B) / 20)).float().to(dev)
-    drive = torch.where(torch.from_numpy(on).to(dev), target / rms, torch.ones_like(rms))
+    drive = torch.where(on_t, target / rms, torch.ones_like(rms))
     hop = 64
     nb = (L + hop - 1) // hop
     a = (mix * drive[:, None, None]).abs().amax(1)  # [B, L]
@@ -90,7 +88,7 @@ def master_like_a_record(x, rng, p):
     g = -torch.nn.functional.max_pool1d(-want[:, None], 2 * k + 1, 1, k)  # min over +-k blocks
     g = torch.nn.functional.avg_pool1d(g, k + 1 if k % 2 == 0 else k, 1, k // 2, count_include_pad=False)
     g = torch.nn.functional.interpolate(g, size=nb * hop, mode="linear", align_corners=False)[:, 0, :L]
-    g = torch.where(torch.from_numpy(on).to(dev)[:, None], g * drive[:, None], torch.ones_like(g))
+    g = torch.where(on_t[:, None], g * drive[:, None], torch.ones_like(g))
     return x * g[:, None, None, :]
 
 
@@ -308,6 +306,11 @@ def main(argv=None):
         log(f"valid step {step}: loss {vl:.4f} SDR " + " ".join(f"{k} {v:.2f}" for k, v in per.items()),
             kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
 
+    def objective(est, ref):
+        """The training loss of one kind of example (four stems, or the two parts of a record)."""
+        loss = loss_fn(est, ref)
+        return loss + a.sdr_weight * sdr_loss(est, ref) if a.sdr_weight else loss
+
     t_start = time.time()
     t_valid = t_save = t_print = time.time()
     win_audio, win_t, win_loss = 0.0, time.time(), []
@@ -329,22 +332,14 @@ def main(argv=None):
         if a.p_master:
             ref = master_like_a_record(ref, aug_rng, a.p_master)
         if rmixer is None:
-            est = separate(net, ref, a.chunk)
-            loss = loss_fn(est, ref)
-            if a.sdr_weight:
-                loss = loss + a.sdr_weight * sdr_loss(est, ref)
+            loss = objective(separate(net, ref, a.chunk), ref)
         else:
             # one forward over both kinds: four-stem songs, then two-stem records
             rref = rmixer.batch(n_rec)
             n4 = len(ref)
             padded = torch.cat([rref, torch.zeros_like(rref)], dim=1)  # [n, 4, 2, L]; mixture = sum
             est = separate(net, torch.cat([ref, padded]), a.chunk)
-            l4 = loss_fn(est[:n4], ref)
-            l2 = loss_fn(two_part(est[n4:]), rref)
-            loss = (n4 * l4 + n_rec * l2) / (n4 + n_rec)
-            if a.sdr_weight:
-                loss = loss + a.sdr_weight * (n4 * sdr_loss(est[:n4], ref) +
-                                              n_rec * sdr_loss(two_part(est[n4:]), rref)) / (n4 + n_rec)
+            loss = (n4 * objective(est[:n4], ref) + n_rec * objective(two_part(est[n4:]), rref)) / (n4 + n_rec)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

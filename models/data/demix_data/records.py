@@ -31,7 +31,7 @@ from . import singing
 from . import sources as S
 from .midi import RHYTHMS, Note
 
-STEMS2 = ("vocals", "accompaniment")
+from demix_model.config import RECORD_STEMS as STEMS2
 GEN_VERSION = 1
 
 SCALES = {
