@@ -113,7 +113,11 @@ pub fn decode(path: &Path) -> Result<Decoded> {
                     n_ch = spec.channels.count();
                 }
                 if spec.channels.count() != n_ch {
-                    bail!("channel count changes mid-stream ({} → {})", n_ch, spec.channels.count());
+                    bail!(
+                        "channel count changes mid-stream ({} → {})",
+                        n_ch,
+                        spec.channels.count()
+                    );
                 }
                 layout = Some(spec.channels);
                 sample_rate = Some(spec.rate);
@@ -264,7 +268,9 @@ pub fn write_audio(path: &Path, audio: &Audio, format: OutFormat) -> Result<()> 
     let tmp = temp_path(path);
     PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).push(tmp.clone());
     let res = match format {
-        OutFormat::WavF32 | OutFormat::WavI24 => write_wav(&tmp, audio, format == OutFormat::WavF32),
+        OutFormat::WavF32 | OutFormat::WavI24 => {
+            write_wav(&tmp, audio, format == OutFormat::WavF32)
+        }
         OutFormat::Flac24 => write_flac(&tmp, audio),
     };
     let mut reg = PARTIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -289,7 +295,8 @@ fn write_wav(path: &Path, audio: &Audio, float: bool) -> Result<()> {
         bits_per_sample: if float { 32 } else { 24 },
         sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
     };
-    let mut w = hound::WavWriter::create(path, spec).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     for i in 0..audio.len() {
         for c in &audio.channels {
             if float {

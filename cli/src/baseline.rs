@@ -43,7 +43,9 @@ pub fn frame_len(sample_rate: u32) -> usize {
 }
 
 fn hann(n: usize) -> Vec<f32> {
-    (0..n).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32).collect()
+    (0..n)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
+        .collect()
 }
 
 fn median(v: &mut [f32]) -> f32 {
@@ -53,7 +55,8 @@ fn median(v: &mut [f32]) -> f32 {
 
 /// Low-pass weight of bin frequency `f`: 1 below the crossover, 0 above.
 pub fn bass_weight(f: f32) -> f32 {
-    let x = ((f - (BASS_CUTOFF_HZ - BASS_TRANSITION_HZ)) / (2.0 * BASS_TRANSITION_HZ)).clamp(0.0, 1.0);
+    let x =
+        ((f - (BASS_CUTOFF_HZ - BASS_TRANSITION_HZ)) / (2.0 * BASS_TRANSITION_HZ)).clamp(0.0, 1.0);
     0.5 + 0.5 * (std::f32::consts::PI * x).cos()
 }
 
@@ -70,7 +73,11 @@ pub fn centre_weight(l: Complex32, r: Complex32) -> f32 {
 /// Separates `channels[ch][sample]` (1 or 2 channels of equal length) into
 /// `stems[stem][ch][sample]` in the engine's stem order (vocals, drums, bass, other), same
 /// length as the input; the stems sum to the input. `progress` gets the fraction done.
-pub fn separate(channels: &[Vec<f32>], sample_rate: u32, mut progress: impl FnMut(f32)) -> Vec<Vec<Vec<f32>>> {
+pub fn separate(
+    channels: &[Vec<f32>],
+    sample_rate: u32,
+    mut progress: impl FnMut(f32),
+) -> Vec<Vec<Vec<f32>>> {
     let ch = channels.len();
     let len = channels.first().map_or(0, Vec::len);
     let n = frame_len(sample_rate);
@@ -93,7 +100,11 @@ pub fn separate(channels: &[Vec<f32>], sample_rate: u32, mut progress: impl FnMu
         for (c, s) in spec.iter_mut().enumerate() {
             for (i, b) in buf.iter_mut().enumerate() {
                 let j = start + i as isize;
-                *b = if j >= 0 && (j as usize) < len { channels[c][j as usize] * win[i] } else { 0.0 };
+                *b = if j >= 0 && (j as usize) < len {
+                    channels[c][j as usize] * win[i]
+                } else {
+                    0.0
+                };
             }
             fwd.process_with_scratch(&mut buf, s, &mut scratch).expect("FFT sizes");
         }
@@ -160,7 +171,8 @@ pub fn separate(channels: &[Vec<f32>], sample_rate: u32, mut progress: impl FnMu
                 // The DC and Nyquist bins of a real signal's spectrum are real.
                 masked[0].im = 0.0;
                 masked[bins - 1].im = 0.0;
-                inv.process_with_scratch(&mut masked, &mut frame_out, &mut iscratch).expect("FFT sizes");
+                inv.process_with_scratch(&mut masked, &mut frame_out, &mut iscratch)
+                    .expect("FFT sizes");
                 let o = &mut out_stem[c];
                 for (i, y) in frame_out.iter().enumerate() {
                     let j = start + i as isize;
@@ -223,7 +235,9 @@ mod tests {
         }
         assert!(10.0 * (err / energy(&mix)).log10() < -100.0);
         // The bass stem is mostly the 60 Hz tone.
-        let bass_err: f64 = (0..2).map(|c| (0..n).map(|i| ((stems[2][c][i] - bass[i]) as f64).powi(2)).sum::<f64>()).sum();
+        let bass_err: f64 = (0..2)
+            .map(|c| (0..n).map(|i| ((stems[2][c][i] - bass[i]) as f64).powi(2)).sum::<f64>())
+            .sum();
         assert!(bass_err < 0.1 * energy(&[bass.clone(), bass.clone()]), "bass error {bass_err}");
         // The 1 kHz tone is on one side only: not vocals; the 440 Hz centre tone is vocals.
         let e_v = energy(&stems[0]);

@@ -137,7 +137,8 @@ fn signal(rate: u32, n: usize) -> [Vec<f32>; 2] {
         seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
         let noise = (seed >> 9) as f32 / (1u32 << 23) as f32 - 0.5;
         let click = (-((i % q) as f32) / 300.0).exp() * noise;
-        let tone = 0.2 * (2.0 * std::f32::consts::PI * 110.0 * t).sin() + 0.1 * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
+        let tone = 0.2 * (2.0 * std::f32::consts::PI * 110.0 * t).sin()
+            + 0.1 * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
         l.push(tone + 0.3 * click + 0.02 * noise);
         r.push(0.8 * tone - 0.3 * click + 0.02 * noise);
     }
@@ -159,14 +160,23 @@ impl Separator for ConstantMasks {
 }
 
 /// Times `HopProcessor::process_hop` with `sep`, stereo refinement on or off.
-fn bench_worker(sep: &mut dyn Separator, cfg: demix_engine::stft::StftConfig, rate: u32, hops: usize, stereo_refine: bool) -> Stats {
+fn bench_worker(
+    sep: &mut dyn Separator,
+    cfg: demix_engine::stft::StftConfig,
+    rate: u32,
+    hops: usize,
+    stereo_refine: bool,
+) -> Stats {
     let warm = 100;
     let total = hops + warm;
     let sig = signal(rate, (total + 1) * cfg.hop);
     let mut input = vec![0.0f32; cfg.hop * 2];
     let mut out = vec![0.0f32; cfg.hop * N_STEMS * 2];
     let mut proc = HopProcessor::new(cfg, 2, rate as f32);
-    proc.set_shaping(&demix_engine::shaping::ShapingSettings { stereo_refine, ..Default::default() });
+    proc.set_shaping(&demix_engine::shaping::ShapingSettings {
+        stereo_refine,
+        ..Default::default()
+    });
     let mut times = Vec::with_capacity(hops);
     for k in 0..total {
         for t in 0..cfg.hop {
@@ -206,8 +216,15 @@ fn bench_copy_gain(block: usize, iters: usize) -> Stats {
 }
 
 /// Audio thread at real-time pace; returns (stats, underrun blocks, blocks, latency).
-fn bench_audio(engine: &EngineSetup, cfg: demix_engine::stft::StftConfig, rate: u32, block: usize, seconds: f64) -> (Stats, u64, u64, usize) {
-    let ecfg = EngineConfig { sample_rate_hz: rate as f32, channels: 2, max_block: block, stft: cfg };
+fn bench_audio(
+    engine: &EngineSetup,
+    cfg: demix_engine::stft::StftConfig,
+    rate: u32,
+    block: usize,
+    seconds: f64,
+) -> (Stats, u64, u64, usize) {
+    let ecfg =
+        EngineConfig { sample_rate_hz: rate as f32, channels: 2, max_block: block, stft: cfg };
     let status = Arc::new(EngineStatus::default());
     let settings = MixSettings::default();
     let (kind, factory) = match &engine.neural {
@@ -253,10 +270,18 @@ fn bench_audio(engine: &EngineSetup, cfg: demix_engine::stft::StftConfig, rate: 
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    format!("{cpu}, {cores} logical cores available, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+    format!(
+        "{cpu}, {cores} logical cores available, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }
 
 /// Runs the benchmark; `progress` receives one line per measurement.
@@ -272,8 +297,12 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchR
             let worker_masks_only = bench_worker(sep.as_mut(), cfg, rate, opts.hops, false);
             drop(sep);
             let stft_only = bench_worker(&mut ConstantMasks, cfg, rate, opts.hops, false);
-            progress(&format!("{label} @ {rate} Hz: audio thread ({:.0} s at real-time pace)…", opts.rt_seconds + 1.0));
-            let (audio, underrun_blocks, audio_blocks, latency) = bench_audio(engine, cfg, rate, opts.block, opts.rt_seconds);
+            progress(&format!(
+                "{label} @ {rate} Hz: audio thread ({:.0} s at real-time pace)…",
+                opts.rt_seconds + 1.0
+            ));
+            let (audio, underrun_blocks, audio_blocks, latency) =
+                bench_audio(engine, cfg, rate, opts.block, opts.rt_seconds);
             let copy_gain = bench_copy_gain(opts.block, audio.n.max(1000));
             let hop_us = cfg.hop as f64 / rate as f64 * 1e6;
             let block_us = opts.block as f64 / rate as f64 * 1e6;
@@ -319,7 +348,19 @@ pub fn table(r: &BenchReport) -> String {
     let mut s = format!("machine: {}\n\n", r.machine);
     s += &format!(
         "{:<26} {:>6} {:>10} {:>10} {:>10} {:>11} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>12}\n",
-        "engine", "rate", "hop µs p50", "hop µs p99", "worker RTF", "RTF masks", "×STFT", "audio %p50", "audio %p99", "audio µs", "×copy", "underruns", "latency"
+        "engine",
+        "rate",
+        "hop µs p50",
+        "hop µs p99",
+        "worker RTF",
+        "RTF masks",
+        "×STFT",
+        "audio %p50",
+        "audio %p99",
+        "audio µs",
+        "×copy",
+        "underruns",
+        "latency"
     );
     for x in &r.rows {
         s += &format!(

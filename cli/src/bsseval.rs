@@ -210,7 +210,8 @@ pub fn bss_eval_v4(
         let s1 = (t * hop + window).min(n);
         let w = s1 - s0;
         let any_silent = (0..nsrc).any(|p| {
-            silent(&r[p * nchan..(p + 1) * nchan], s0, s1) || silent(&e[p * nchan..(p + 1) * nchan], s0, s1)
+            silent(&r[p * nchan..(p + 1) * nchan], s0, s1)
+                || silent(&e[p * nchan..(p + 1) * nchan], s0, s1)
         });
         if any_silent {
             continue;
@@ -408,8 +409,10 @@ pub fn xcorr_many(pairs: &[(&[f64], &[f64])], l: usize) -> Vec<Vec<f64>> {
         }
         v
     };
-    let xs_needed: Vec<bool> = (0..signals.len()).map(|s| pair_idx.iter().any(|p| p.0 == s)).collect();
-    let ys_needed: Vec<bool> = (0..signals.len()).map(|s| pair_idx.iter().any(|p| p.1 == s)).collect();
+    let xs_needed: Vec<bool> =
+        (0..signals.len()).map(|s| pair_idx.iter().any(|p| p.0 == s)).collect();
+    let ys_needed: Vec<bool> =
+        (0..signals.len()).map(|s| pair_idx.iter().any(|p| p.1 == s)).collect();
     let bins = nfft / 2 + 1;
     let mut acc = vec![vec![Complex64::new(0.0, 0.0); bins]; pairs.len()];
     let mut xspec = vec![vec![Complex64::new(0.0, 0.0); bins]; signals.len()];
@@ -584,7 +587,8 @@ mod tests {
         let mut a = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..n {
-                a[i * n + j] = 1.0 / (1.0 + (i as f64 - j as f64).abs()) + if i == j { n as f64 } else { 0.0 };
+                a[i * n + j] =
+                    1.0 / (1.0 + (i as f64 - j as f64).abs()) + if i == j { n as f64 } else { 0.0 };
             }
         }
         let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).sin()).collect();
@@ -612,7 +616,11 @@ mod tests {
                     s += x[i as usize] * y[j as usize];
                 }
             }
-            assert!((r[0][ti] - s).abs() < 1e-6 * s.abs().max(1.0), "tau {tau}: {} vs {s}", r[0][ti]);
+            assert!(
+                (r[0][ti] - s).abs() < 1e-6 * s.abs().max(1.0),
+                "tau {tau}: {} vs {s}",
+                r[0][ti]
+            );
         }
     }
 }

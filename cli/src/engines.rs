@@ -35,7 +35,11 @@ pub const MODEL_ENV: &str = "DEMIX_MODEL";
 /// and the `cargo xtask fetch-ort` cache. Never the current directory.
 pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs = ort_env::module_search_dirs();
-    dirs.extend([ort_env::repo_models_dir(), ort_env::repo_cache_dir()].iter().filter_map(|d| d.canonicalize().ok()));
+    dirs.extend(
+        [ort_env::repo_models_dir(), ort_env::repo_cache_dir()]
+            .iter()
+            .filter_map(|d| d.canonicalize().ok()),
+    );
     dirs
 }
 
@@ -130,7 +134,8 @@ impl EngineSetup {
         match &self.neural {
             None => Ok(Box::new(ClassicSeparator::new(cfg.bins()))),
             Some(n) => Ok(Box::new(
-                NeuralSeparator::load(&n.model, &n.ort_lib, channels).map_err(|e| anyhow!("{e}"))?,
+                NeuralSeparator::load(&n.model, &n.ort_lib, channels)
+                    .map_err(|e| anyhow!("{e}"))?,
             )),
         }
     }
@@ -151,8 +156,10 @@ pub fn neural_setup(model: &Path) -> Result<NeuralSetup> {
 /// Decides once per run which engine to use: checks that the model can be loaded for
 /// `neural`, falls back to classic for `auto`. Returns the engine and warnings to print.
 pub fn resolve(choice: EngineChoice, model: Option<&Path>) -> Result<(EngineSetup, Vec<String>)> {
-    let neural_or_err = || model_or_default(model, ort_env::MODEL_FILE).and_then(|m| neural_setup(&m));
-    let neural = |setup: NeuralSetup| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(setup) };
+    let neural_or_err =
+        || model_or_default(model, ort_env::MODEL_FILE).and_then(|m| neural_setup(&m));
+    let neural =
+        |setup: NeuralSetup| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(setup) };
     match choice {
         EngineChoice::Classic => Ok((EngineSetup::classic(), vec![])),
         EngineChoice::Baseline => Ok((EngineSetup::baseline(), vec![])),

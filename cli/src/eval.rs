@@ -149,7 +149,9 @@ const AUDIO_EXTS: [&str; 7] = ["wav", "flac", "mp3", "ogg", "m4a", "aac", "mp4"]
 
 fn is_audio(p: &Path) -> bool {
     p.is_file()
-        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| AUDIO_EXTS.contains(&e.to_ascii_lowercase().as_str()))
+        && p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| AUDIO_EXTS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Stem names (file stems) of the audio files directly in `dir`, sorted.
@@ -191,7 +193,8 @@ fn tracks_in(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 
 /// Orders stem names: the engine's stems first, in its order, then the rest alphabetically.
 fn order_stems(mut names: Vec<String>) -> Vec<String> {
-    names.sort_by_key(|n| (STEM_NAMES.iter().position(|s| s == n).unwrap_or(usize::MAX), n.clone()));
+    names
+        .sort_by_key(|n| (STEM_NAMES.iter().position(|s| s == n).unwrap_or(usize::MAX), n.clone()));
     names
 }
 
@@ -209,7 +212,11 @@ pub fn eval_track(ref_dir: &Path, est_dir: &Path, opts: &EvalOptions) -> Result<
     let est_stems = stems_in(est_dir);
     let stems = order_stems(ref_stems.iter().filter(|s| est_stems.contains(s)).cloned().collect());
     if stems.is_empty() {
-        bail!("no stem names in common (reference: {}; estimates: {})", ref_stems.join(","), est_stems.join(","));
+        bail!(
+            "no stem names in common (reference: {}; estimates: {})",
+            ref_stems.join(","),
+            est_stems.join(",")
+        );
     }
     let mut refs = Vec::new();
     let mut ests = Vec::new();
@@ -222,7 +229,11 @@ pub fn eval_track(ref_dir: &Path, est_dir: &Path, opts: &EvalOptions) -> Result<
             rate = r.sample_rate;
         }
         if r.sample_rate != rate || e.sample_rate != rate {
-            bail!("stem {s}: sample rates differ (reference {} Hz, estimate {} Hz, track {rate} Hz)", r.sample_rate, e.sample_rate);
+            bail!(
+                "stem {s}: sample rates differ (reference {} Hz, estimate {} Hz, track {rate} Hz)",
+                r.sample_rate,
+                e.sample_rate
+            );
         }
         refs.push(r);
         ests.push(e);
@@ -242,8 +253,10 @@ pub fn eval_track(ref_dir: &Path, est_dir: &Path, opts: &EvalOptions) -> Result<
             })
             .collect()
     };
-    let refs: Vec<Vec<Vec<f32>>> = refs.into_iter().zip(&stems).map(|(a, s)| fit(a, "reference", s, &mut notes)).collect();
-    let ests: Vec<Vec<Vec<f32>>> = ests.into_iter().zip(&stems).map(|(a, s)| fit(a, "estimate", s, &mut notes)).collect();
+    let refs: Vec<Vec<Vec<f32>>> =
+        refs.into_iter().zip(&stems).map(|(a, s)| fit(a, "reference", s, &mut notes)).collect();
+    let ests: Vec<Vec<Vec<f32>>> =
+        ests.into_iter().zip(&stems).map(|(a, s)| fit(a, "estimate", s, &mut notes)).collect();
     let bss = if opts.no_bss {
         None
     } else {
@@ -273,7 +286,12 @@ pub fn eval_track(ref_dir: &Path, est_dir: &Path, opts: &EvalOptions) -> Result<
                     opt(m[1]),
                     opt(m[2]),
                     opt(m[3]),
-                    Some(Frames { sdr: f(&b.sdr[k]), isr: f(&b.isr[k]), sir: f(&b.sir[k]), sar: f(&b.sar[k]) }),
+                    Some(Frames {
+                        sdr: f(&b.sdr[k]),
+                        isr: f(&b.isr[k]),
+                        sir: f(&b.sir[k]),
+                        sar: f(&b.sar[k]),
+                    }),
                 )
             }
             None => (None, None, None, None, None),
@@ -333,7 +351,9 @@ pub fn evaluate(opts: &EvalOptions) -> Result<EvalReport> {
     });
     for s in &all_stems {
         let per: Vec<&StemScores> = tracks.values().filter_map(|t| t.stems.get(s)).collect();
-        let med = |f: &dyn Fn(&StemScores) -> Option<f64>| opt(nanmedian(&per.iter().map(|x| f(x).unwrap_or(f64::NAN)).collect::<Vec<_>>()));
+        let med = |f: &dyn Fn(&StemScores) -> Option<f64>| {
+            opt(nanmedian(&per.iter().map(|x| f(x).unwrap_or(f64::NAN)).collect::<Vec<_>>()))
+        };
         aggregate.insert(
             s.clone(),
             Aggregate {
@@ -358,7 +378,13 @@ pub fn evaluate(opts: &EvalOptions) -> Result<EvalReport> {
 
 fn fmt(x: Option<f64>) -> String {
     match x {
-        Some(v) if v.is_infinite() => if v > 0.0 { "inf".into() } else { "-inf".into() },
+        Some(v) if v.is_infinite() => {
+            if v > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            }
+        }
         Some(v) => format!("{v:.2}"),
         None => "-".into(),
     }
@@ -373,7 +399,9 @@ pub fn table(report: &EvalReport) -> String {
     );
     s += &header;
     for (name, t) in &report.tracks {
-        for (stem, m) in order_stems(t.stems.keys().cloned().collect()).iter().map(|k| (k, &t.stems[k])) {
+        for (stem, m) in
+            order_stems(t.stems.keys().cloned().collect()).iter().map(|k| (k, &t.stems[k]))
+        {
             s += &format!(
                 "{:<28} {:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
                 truncate(name, 28),
@@ -389,7 +417,10 @@ pub fn table(report: &EvalReport) -> String {
     }
     s += &format!("\nmedian over {} track(s):\n", report.tracks.len());
     s += &header.replacen("track", "tracks", 1);
-    for (stem, a) in order_stems(report.aggregate.keys().cloned().collect()).iter().map(|k| (k, &report.aggregate[k])) {
+    for (stem, a) in order_stems(report.aggregate.keys().cloned().collect())
+        .iter()
+        .map(|k| (k, &report.aggregate[k]))
+    {
         s += &format!(
             "{:<28} {:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
             a.tracks,
@@ -432,7 +463,15 @@ pub fn csv(report: &EvalReport) -> String {
         }
     }
     for (stem, a) in &report.aggregate {
-        s += &format!("median,{stem},{},{},{},{},{},{}\n", c(a.sdr_mdx), c(a.si_sdr), c(a.sdr), c(a.isr), c(a.sir), c(a.sar));
+        s += &format!(
+            "median,{stem},{},{},{},{},{},{}\n",
+            c(a.sdr_mdx),
+            c(a.si_sdr),
+            c(a.sdr),
+            c(a.isr),
+            c(a.sir),
+            c(a.sar)
+        );
     }
     s
 }

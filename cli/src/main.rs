@@ -131,12 +131,22 @@ enum Cmd {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: Option<PathBuf>, rates: Vec<u32>, block: usize, hops: usize, seconds: f64, json: Option<PathBuf>) -> anyhow::Result<usize> {
+fn run_bench(
+    engines: Option<Vec<String>>,
+    model: Option<PathBuf>,
+    model_fp32: Option<PathBuf>,
+    rates: Vec<u32>,
+    block: usize,
+    hops: usize,
+    seconds: f64,
+    json: Option<PathBuf>,
+) -> anyhow::Result<usize> {
     use demix_cli::bench;
     use demix_cli::engines::{model_or_default, neural_setup, EngineSetup, ResolvedEngine};
     use demix_engine::ort_env::MODEL_FILE;
     let explicit = engines.is_some();
-    let wanted = engines.unwrap_or_else(|| vec!["classic".into(), "neural".into(), "neural-fp32".into()]);
+    let wanted =
+        engines.unwrap_or_else(|| vec!["classic".into(), "neural".into(), "neural-fp32".into()]);
     let mut list = Vec::new();
     for name in wanted {
         let setup = match name.as_str() {
@@ -153,7 +163,10 @@ fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: O
         match setup {
             Ok(s) => {
                 let label = match &s.neural {
-                    Some(n) => format!("{name} ({})", n.info.quantization.clone().unwrap_or_else(|| "fp32".into())),
+                    Some(n) => format!(
+                        "{name} ({})",
+                        n.info.quantization.clone().unwrap_or_else(|| "fp32".into())
+                    ),
                     None => name.clone(),
                 };
                 list.push((label, s));
@@ -166,12 +179,17 @@ fn run_bench(engines: Option<Vec<String>>, model: Option<PathBuf>, model_fp32: O
     let report = bench::run(&opts, |m| eprintln!("demix: bench: {m}"))?;
     print!("{}", bench::table(&report));
     if let Some(p) = json {
-        std::fs::write(&p, serde_json::to_string_pretty(&report)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+        std::fs::write(&p, serde_json::to_string_pretty(&report)?)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
     }
     Ok(0)
 }
 
-fn run_plot(inputs: Vec<PathBuf>, out: Option<PathBuf>, title: Option<String>) -> anyhow::Result<usize> {
+fn run_plot(
+    inputs: Vec<PathBuf>,
+    out: Option<PathBuf>,
+    title: Option<String>,
+) -> anyhow::Result<usize> {
     use demix_cli::{audio, plot};
     let mut decoded = Vec::new();
     let mut failed = 0;
@@ -192,7 +210,8 @@ fn run_plot(inputs: Vec<PathBuf>, out: Option<PathBuf>, title: Option<String>) -
     if decoded.is_empty() {
         anyhow::bail!("no input could be read");
     }
-    let stem = |p: &std::path::Path| p.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
+    let stem =
+        |p: &std::path::Path| p.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
     let folder = |p: &std::path::Path| {
         p.parent().and_then(|d| d.file_name()).and_then(|s| s.to_str()).unwrap_or("").to_string()
     };
@@ -210,21 +229,32 @@ fn run_plot(inputs: Vec<PathBuf>, out: Option<PathBuf>, title: Option<String>) -
     let first = decoded[0].0;
     let out = out.unwrap_or_else(|| first.with_file_name("spectrogram.png"));
     let header = title.unwrap_or_else(|| folder(first));
-    plot::write_png(&out, &plot::render(&panels, &header)).map_err(|e| anyhow::anyhow!("{}: {e:#}", out.display()))?;
+    plot::write_png(&out, &plot::render(&panels, &header))
+        .map_err(|e| anyhow::anyhow!("{}: {e:#}", out.display()))?;
     eprintln!("demix: wrote {}", out.display());
     Ok(failed)
 }
 
-fn run_eval(reference: PathBuf, estimates: PathBuf, json: Option<PathBuf>, csv: Option<PathBuf>, window: f64, hop: f64, no_bss: bool) -> anyhow::Result<usize> {
+fn run_eval(
+    reference: PathBuf,
+    estimates: PathBuf,
+    json: Option<PathBuf>,
+    csv: Option<PathBuf>,
+    window: f64,
+    hop: f64,
+    no_bss: bool,
+) -> anyhow::Result<usize> {
     use demix_cli::eval;
     let opts = eval::EvalOptions { reference, estimates, window_s: window, hop_s: hop, no_bss };
     let report = eval::evaluate(&opts)?;
     print!("{}", eval::table(&report));
     if let Some(p) = json {
-        std::fs::write(&p, eval::json(&report)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+        std::fs::write(&p, eval::json(&report)?)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
     }
     if let Some(p) = csv {
-        std::fs::write(&p, eval::csv(&report)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+        std::fs::write(&p, eval::csv(&report))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
     }
     if report.tracks.is_empty() {
         anyhow::bail!("no track could be evaluated");
@@ -241,22 +271,49 @@ fn main() -> ExitCode {
     })
     .ok();
     let res = match cli.cmd {
-        Cmd::Separate { inputs, out, engine, model, stems, format, bits, mode, reference_dir, quiet, plot, no_stereo_refine } => {
-            (|| {
-                let stems = separate::parse_stems(&stems)?;
-                let format = match (format, bits) {
-                    (FormatArg::Flac, _) => OutFormat::Flac24,
-                    (FormatArg::Wav, 24) => OutFormat::WavI24,
-                    (FormatArg::Wav, _) => OutFormat::WavF32,
-                };
-                let stereo_refine = !no_stereo_refine;
-                let opts = SeparateOptions { inputs, out_dir: out, engine, model, stems, format, mode, reference_dir, quiet, plot, stereo_refine };
-                separate::run(&opts)
-            })()
-        }
+        Cmd::Separate {
+            inputs,
+            out,
+            engine,
+            model,
+            stems,
+            format,
+            bits,
+            mode,
+            reference_dir,
+            quiet,
+            plot,
+            no_stereo_refine,
+        } => (|| {
+            let stems = separate::parse_stems(&stems)?;
+            let format = match (format, bits) {
+                (FormatArg::Flac, _) => OutFormat::Flac24,
+                (FormatArg::Wav, 24) => OutFormat::WavI24,
+                (FormatArg::Wav, _) => OutFormat::WavF32,
+            };
+            let stereo_refine = !no_stereo_refine;
+            let opts = SeparateOptions {
+                inputs,
+                out_dir: out,
+                engine,
+                model,
+                stems,
+                format,
+                mode,
+                reference_dir,
+                quiet,
+                plot,
+                stereo_refine,
+            };
+            separate::run(&opts)
+        })(),
         Cmd::Plot { inputs, out, title } => run_plot(inputs, out, title),
-        Cmd::Eval { reference, estimates, json, csv, window, hop, no_bss } => run_eval(reference, estimates, json, csv, window, hop, no_bss),
-        Cmd::Bench { engines, model, model_fp32, rates, block, hops, seconds, json } => run_bench(engines, model, model_fp32, rates, block, hops, seconds, json),
+        Cmd::Eval { reference, estimates, json, csv, window, hop, no_bss } => {
+            run_eval(reference, estimates, json, csv, window, hop, no_bss)
+        }
+        Cmd::Bench { engines, model, model_fp32, rates, block, hops, seconds, json } => {
+            run_bench(engines, model, model_fp32, rates, block, hops, seconds, json)
+        }
     };
     match res {
         Ok(0) => ExitCode::SUCCESS,

@@ -72,7 +72,8 @@ impl Image {
     fn text(&mut self, x: i64, y: i64, text: &str, c: [u8; 3]) {
         let s = FONT_SCALE as i64;
         for (n, ch) in text.chars().enumerate() {
-            let glyph = font8x8::legacy::BASIC_LEGACY[if (ch as u32) < 128 { ch as usize } else { b'?' as usize }];
+            let glyph = font8x8::legacy::BASIC_LEGACY
+                [if (ch as u32) < 128 { ch as usize } else { b'?' as usize }];
             for (row, bits) in glyph.iter().enumerate() {
                 for col in 0..8 {
                     if bits >> col & 1 == 1 {
@@ -132,12 +133,14 @@ fn spectrogram(p: &Panel<'_>, cols: usize, duration_s: f64, f_max: f32) -> Vec<f
     let sr = p.sample_rate as f64;
     let n = crate::baseline::frame_len(p.sample_rate);
     let bins = n / 2 + 1;
-    let win: Vec<f32> =
-        (0..n).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32).collect();
+    let win: Vec<f32> = (0..n)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32)
+        .collect();
     let win_sum: f32 = win.iter().sum();
     let db_offset = 20.0 * (win_sum / 2.0).log10();
-    let mono: Vec<f32> =
-        (0..len).map(|i| p.channels.iter().map(|c| c[i]).sum::<f32>() / p.channels.len() as f32).collect();
+    let mono: Vec<f32> = (0..len)
+        .map(|i| p.channels.iter().map(|c| c[i]).sum::<f32>() / p.channels.len() as f32)
+        .collect();
     // Signal columns: those whose time lies inside the signal.
     let px_per_s = cols as f64 / duration_s;
     let sig_cols = ((len as f64 / sr * px_per_s).ceil() as usize).clamp(1, cols);
@@ -168,7 +171,13 @@ fn spectrogram(p: &Panel<'_>, cols: usize, duration_s: f64, f_max: f32) -> Vec<f
     // Bin range (or interpolation point) of each plot row.
     let hz_per_bin = sr as f32 / n as f32;
     let rows: Vec<(f32, f32, f32)> = (0..PLOT_H)
-        .map(|y| (row_freq(y as f32, f_max), row_freq(y as f32 + 0.5, f_max), row_freq(y as f32 - 0.5, f_max)))
+        .map(|y| {
+            (
+                row_freq(y as f32, f_max),
+                row_freq(y as f32 + 0.5, f_max),
+                row_freq(y as f32 - 0.5, f_max),
+            )
+        })
         .collect();
     let mut last = None;
     for c in 0..sig_cols {
@@ -187,7 +196,8 @@ fn spectrogram(p: &Panel<'_>, cols: usize, duration_s: f64, f_max: f32) -> Vec<f
             if f > sr as f32 / 2.0 {
                 continue;
             }
-            let (k_lo, k_hi) = ((f_lo / hz_per_bin).ceil() as usize, (f_hi / hz_per_bin).floor() as usize);
+            let (k_lo, k_hi) =
+                ((f_lo / hz_per_bin).ceil() as usize, (f_hi / hz_per_bin).floor() as usize);
             let pw = if k_hi >= k_lo && k_lo < bins {
                 col[k_lo..=k_hi.min(bins - 1)].iter().fold(0.0f32, |a, &b| a.max(b))
             } else {
@@ -203,7 +213,9 @@ fn spectrogram(p: &Panel<'_>, cols: usize, duration_s: f64, f_max: f32) -> Vec<f
 }
 
 fn nice_step(span: f64, max_ticks: usize) -> f64 {
-    for s in [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0] {
+    for s in
+        [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]
+    {
         if span / s <= max_ticks as f64 {
             return s;
         }
@@ -239,13 +251,15 @@ pub fn render(panels: &[Panel<'_>], header: &str) -> Image {
         .fold(0.0f64, f64::max)
         .max(1e-3);
     let f_max = panels.iter().map(|p| p.sample_rate as f32 / 2.0).fold(F_MIN * 2.0, f32::max);
-    let specs: Vec<Vec<f32>> = panels.iter().map(|p| spectrogram(p, cols, duration, f_max)).collect();
+    let specs: Vec<Vec<f32>> =
+        panels.iter().map(|p| spectrogram(p, cols, duration, f_max)).collect();
     let top = specs.iter().flatten().filter(|v| v.is_finite()).fold(-200.0f32, |a, &b| a.max(b));
     let db_hi = (top / 10.0).ceil() * 10.0;
     let db_lo = db_hi - DB_RANGE;
 
     // Header, cut to the width left of the colour bar.
-    let max_chars = ((WIDTH - RIGHT) as usize + 8) / (8 * FONT_SCALE as usize) - LEFT as usize / (8 * FONT_SCALE as usize);
+    let max_chars = ((WIDTH - RIGHT) as usize + 8) / (8 * FONT_SCALE as usize)
+        - LEFT as usize / (8 * FONT_SCALE as usize);
     let header: String = if header.chars().count() > max_chars {
         header.chars().take(max_chars.saturating_sub(3)).chain("...".chars()).collect()
     } else {
@@ -253,10 +267,11 @@ pub fn render(panels: &[Panel<'_>], header: &str) -> Image {
     };
     img.text(LEFT as i64, 9, &header, BLACK);
     let t_step = nice_step(duration, 12);
-    let freq_ticks: Vec<f32> = [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0]
-        .into_iter()
-        .filter(|&f| f >= F_MIN && f <= f_max)
-        .collect();
+    let freq_ticks: Vec<f32> =
+        [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0]
+            .into_iter()
+            .filter(|&f| f >= F_MIN && f <= f_max)
+            .collect();
     let x0 = LEFT as i64;
     for (pi, (p, spec)) in panels.iter().zip(&specs).enumerate() {
         let y_title = (HEADER_H + pi as u32 * (TITLE_H + PLOT_H + GAP)) as i64;
@@ -265,7 +280,8 @@ pub fn render(panels: &[Panel<'_>], header: &str) -> Image {
         for y in 0..PLOT_H as usize {
             for x in 0..cols {
                 let v = spec[y * cols + x];
-                let c = if v.is_finite() { colormap((v - db_lo) / DB_RANGE) } else { [225, 225, 225] };
+                let c =
+                    if v.is_finite() { colormap((v - db_lo) / DB_RANGE) } else { [225, 225, 225] };
                 img.put(x0 + x as i64, y0 + y as i64, c);
             }
         }
@@ -301,7 +317,9 @@ pub fn render(panels: &[Panel<'_>], header: &str) -> Image {
     // Colour bar spanning all panels.
     let bar_x = x0 + cols as i64 + 14;
     let bar_y0 = (HEADER_H + TITLE_H) as i64;
-    let bar_h = (panels.len() as i64 * (TITLE_H + PLOT_H + GAP) as i64 - TITLE_H as i64 - GAP as i64).max(20);
+    let bar_h =
+        (panels.len() as i64 * (TITLE_H + PLOT_H + GAP) as i64 - TITLE_H as i64 - GAP as i64)
+            .max(20);
     for y in 0..bar_h {
         let v = 1.0 - y as f32 / (bar_h - 1).max(1) as f32;
         img.rect(bar_x, bar_y0 + y, 16, 1, colormap(v));
@@ -326,7 +344,8 @@ pub fn write_png(path: &Path, img: &Image) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot.png");
     let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     let res = (|| -> Result<()> {
-        let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
         let mut enc = png::Encoder::new(std::io::BufWriter::new(file), img.width, img.height);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
@@ -368,7 +387,9 @@ mod tests {
     #[test]
     fn sine_lands_on_its_row_at_zero_db() {
         let sr = 44100;
-        let x = vec![(0..sr as usize).map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / sr as f32).sin()).collect::<Vec<f32>>()];
+        let x = vec![(0..sr as usize)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / sr as f32).sin())
+            .collect::<Vec<f32>>()];
         let p = Panel { title: "t".into(), channels: &x, sample_rate: sr };
         let cols = 100;
         let s = spectrogram(&p, cols, 1.0, sr as f32 / 2.0);

@@ -58,10 +58,9 @@ pub struct SeparateOptions {
 pub fn parse_stems(list: &str) -> Result<Vec<usize>> {
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let i = STEM_NAMES
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case(name))
-            .ok_or_else(|| anyhow!("unknown stem '{name}' (expected some of {})", STEM_NAMES.join(",")))?;
+        let i = STEM_NAMES.iter().position(|s| s.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            anyhow!("unknown stem '{name}' (expected some of {})", STEM_NAMES.join(","))
+        })?;
         if !out.contains(&i) {
             out.push(i);
         }
@@ -165,9 +164,17 @@ fn separate_one(
     }
     if opts.plot {
         pb.set_message("plotting");
-        let mut panels = vec![plot::Panel { title: "mixture".into(), channels: &mix.channels, sample_rate: mix.sample_rate }];
+        let mut panels = vec![plot::Panel {
+            title: "mixture".into(),
+            channels: &mix.channels,
+            sample_rate: mix.sample_rate,
+        }];
         for (name, audio) in &outputs {
-            panels.push(plot::Panel { title: name.clone(), channels: &audio.channels, sample_rate: audio.sample_rate });
+            panels.push(plot::Panel {
+                title: name.clone(),
+                channels: &audio.channels,
+                sample_rate: audio.sample_rate,
+            });
         }
         let header = format!("{song}: {}", engine.name());
         let path = dir.join("spectrogram.png");
@@ -194,15 +201,27 @@ fn separate_one(
 }
 
 /// The named signals to write for one input in the chosen mode.
-fn outputs_for(opts: &SeparateOptions, mix: &Audio, mut stems: offline::Stems) -> Vec<(String, Audio)> {
+fn outputs_for(
+    opts: &SeparateOptions,
+    mix: &Audio,
+    mut stems: offline::Stems,
+) -> Vec<(String, Audio)> {
     let sr = mix.sample_rate;
     match opts.mode {
         Mode::Stems => opts
             .stems
             .iter()
-            .map(|&s| (STEM_NAMES[s].to_string(), Audio { sample_rate: sr, channels: std::mem::take(&mut stems[s]) }))
+            .map(|&s| {
+                (
+                    STEM_NAMES[s].to_string(),
+                    Audio { sample_rate: sr, channels: std::mem::take(&mut stems[s]) },
+                )
+            })
             .collect(),
-        Mode::Acapella => vec![("vocals".into(), Audio { sample_rate: sr, channels: std::mem::take(&mut stems[0]) })],
+        Mode::Acapella => vec![(
+            "vocals".into(),
+            Audio { sample_rate: sr, channels: std::mem::take(&mut stems[0]) },
+        )],
         Mode::Instrumental => {
             let mut acc = std::mem::take(&mut stems[1]);
             for s in stems.iter().take(N_STEMS).skip(2) {

@@ -14,13 +14,16 @@ fn fixtures() -> PathBuf {
 }
 
 fn expected() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap())
+        .unwrap()
 }
 
 fn close(what: &str, got: Option<f64>, want: &serde_json::Value) {
     match (got, want.as_f64()) {
         (None, None) => {}
-        (Some(g), Some(w)) => assert!((g - w).abs() < TOL_DB, "{what}: demix {g:.4} vs museval {w:.4}"),
+        (Some(g), Some(w)) => {
+            assert!((g - w).abs() < TOL_DB, "{what}: demix {g:.4} vs museval {w:.4}")
+        }
         (g, _) => panic!("{what}: demix {g:?} vs museval {want}"),
     }
 }
@@ -102,7 +105,8 @@ fn eval_command_writes_table_json_and_csv() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("median over 2 track(s)"), "{table}");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["aggregate"]["vocals"]["tracks"], 2);
     assert_eq!(v["aggregate"]["drums"]["tracks"], 1);
     // Median over two tracks of the MDX SDR = their mean.
@@ -122,18 +126,36 @@ fn eval_command_writes_table_json_and_csv() {
 fn bench_smoke() {
     let json = std::env::temp_dir().join(format!("demix-bench-{}.json", std::process::id()));
     let o = Command::new(env!("CARGO_BIN_EXE_demix"))
-        .args(["bench", "--engines", "classic", "--rates", "44100,48000", "--hops", "20", "--seconds", "0.1", "--json"])
+        .args([
+            "bench",
+            "--engines",
+            "classic",
+            "--rates",
+            "44100,48000",
+            "--hops",
+            "20",
+            "--seconds",
+            "0.1",
+            "--json",
+        ])
         .arg(&json)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = v["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for (r, rate) in rows.iter().zip([44100, 48000]) {
         assert_eq!(r["sample_rate"], rate);
         assert_eq!(r["block"], 512);
-        for k in ["worker_rtf_median", "worker_vs_stft", "audio_pct_median", "audio_vs_copy", "latency_ms"] {
+        for k in [
+            "worker_rtf_median",
+            "worker_vs_stft",
+            "audio_pct_median",
+            "audio_vs_copy",
+            "latency_ms",
+        ] {
             assert!(r[k].as_f64().unwrap() > 0.0, "{k}: {}", r[k]);
         }
         assert_eq!(r["worker"]["n"], 20);

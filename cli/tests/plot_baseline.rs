@@ -96,7 +96,11 @@ fn baseline_round_trip_and_spectrogram_png() {
         let mut energy = Vec::new();
         for s in STEMS {
             let d = decode(&out.join(song).join(format!("{s}.wav"))).unwrap().audio;
-            assert_eq!((d.sample_rate, d.n_channels(), d.len()), (a.sample_rate, a.n_channels(), a.len()), "{song}/{s}");
+            assert_eq!(
+                (d.sample_rate, d.n_channels(), d.len()),
+                (a.sample_rate, a.n_channels(), a.len()),
+                "{song}/{s}"
+            );
             energy.push(d.channels.iter().flatten().map(|x| (*x as f64).powi(2)).sum::<f64>());
             for (acc, x) in sum.iter_mut().zip(&d.channels) {
                 for (u, v) in acc.iter_mut().zip(x) {
@@ -119,7 +123,10 @@ fn baseline_round_trip_and_spectrogram_png() {
         let panel_top = |k: u32| 34 + k * (24 + plot::PLOT_H + 8) + 24;
         let hi_mix = mean_luma(&img, 100, panel_top(0) + 5, w - 300, 30);
         let hi_bass = mean_luma(&img, 100, panel_top(3) + 5, w - 300, 30);
-        assert!(hi_bass < 20.0 && hi_mix > hi_bass + 10.0, "{song}: mixture {hi_mix:.1}, bass {hi_bass:.1}");
+        assert!(
+            hi_bass < 20.0 && hi_mix > hi_bass + 10.0,
+            "{song}: mixture {hi_mix:.1}, bass {hi_bass:.1}"
+        );
     }
     assert!(!std::fs::read_dir(out.join("sig_44100_2ch")).unwrap().any(|e| e
         .unwrap()
@@ -141,7 +148,15 @@ fn plot_command_with_a_bad_file_in_the_list() {
     let bad = dir.join("bad.wav");
     std::fs::write(&bad, b"RIFF....WAVEjunk").unwrap();
     let png_path = dir.join("plots.png");
-    let o = demix().arg("plot").arg(&good).arg(&bad).arg(&short).arg("-o").arg(&png_path).output().unwrap();
+    let o = demix()
+        .arg("plot")
+        .arg(&good)
+        .arg(&bad)
+        .arg(&short)
+        .arg("-o")
+        .arg(&png_path)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1), "a bad file makes the exit code 1");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("demix: error:") && err.contains("bad.wav"), "{err}");

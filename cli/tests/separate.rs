@@ -102,7 +102,12 @@ fn modes_stems_selection_and_output_formats() {
     write_audio(&p, &a, OutFormat::WavF32).unwrap();
     // FLAC, 24-bit: sums back within the 24-bit quantisation.
     let out = dir.join("flac");
-    let st = demix().args(["separate", "--engine", "classic", "-q", "--format", "flac", "-o"]).arg(&out).arg(&p).status().unwrap();
+    let st = demix()
+        .args(["separate", "--engine", "classic", "-q", "--format", "flac", "-o"])
+        .arg(&out)
+        .arg(&p)
+        .status()
+        .unwrap();
     assert!(st.success());
     let mut sum = vec![vec![0.0f32; a.len()]; 2];
     for s in STEMS {
@@ -118,17 +123,35 @@ fn modes_stems_selection_and_output_formats() {
     // Instrumental + acapella sum to the mix; --stems writes only what was asked.
     let out = dir.join("modes");
     for mode in ["instrumental", "acapella"] {
-        let st = demix().args(["separate", "--engine", "classic", "-q", "--bits", "24", "--mode", mode, "-o"]).arg(&out).arg(&p).status().unwrap();
+        let st = demix()
+            .args(["separate", "--engine", "classic", "-q", "--bits", "24", "--mode", mode, "-o"])
+            .arg(&out)
+            .arg(&p)
+            .status()
+            .unwrap();
         assert!(st.success());
     }
     let inst = decode(&out.join("song/instrumental.wav")).unwrap().audio;
     let voc = decode(&out.join("song/vocals.wav")).unwrap().audio;
-    let sum: Vec<Vec<f32>> = inst.channels.iter().zip(&voc.channels).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x + y).collect()).collect();
+    let sum: Vec<Vec<f32>> = inst
+        .channels
+        .iter()
+        .zip(&voc.channels)
+        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x + y).collect())
+        .collect();
     assert!(error_db(&a.channels, &sum) < -90.0);
     let out = dir.join("sel");
-    let st = demix().args(["separate", "--engine", "classic", "-q", "--stems", "bass,vocals", "-o"]).arg(&out).arg(&p).status().unwrap();
+    let st = demix()
+        .args(["separate", "--engine", "classic", "-q", "--stems", "bass,vocals", "-o"])
+        .arg(&out)
+        .arg(&p)
+        .status()
+        .unwrap();
     assert!(st.success());
-    let mut names: Vec<String> = std::fs::read_dir(out.join("song")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(out.join("song"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["bass.wav", "vocals.wav"]);
 }
@@ -148,9 +171,21 @@ fn every_listed_format_decodes() {
         let best = (0..=2048usize)
             .map(|lag| {
                 let n = 8000.min(d.len().saturating_sub(lag));
-                let r: Vec<Vec<f32>> = wav.channels.iter().map(|c| c[1000..1000 + n].to_vec()).collect();
-                let e: Vec<Vec<f32>> = d.channels.iter().map(|c| c[(1000 + lag).min(c.len())..][..n.min(c.len().saturating_sub(1000 + lag))].to_vec()).collect();
-                if e[0].len() < n { f64::NEG_INFINITY } else { -error_db(&r, &e) }
+                let r: Vec<Vec<f32>> =
+                    wav.channels.iter().map(|c| c[1000..1000 + n].to_vec()).collect();
+                let e: Vec<Vec<f32>> = d
+                    .channels
+                    .iter()
+                    .map(|c| {
+                        c[(1000 + lag).min(c.len())..][..n.min(c.len().saturating_sub(1000 + lag))]
+                            .to_vec()
+                    })
+                    .collect();
+                if e[0].len() < n {
+                    f64::NEG_INFINITY
+                } else {
+                    -error_db(&r, &e)
+                }
             })
             .fold(f64::NEG_INFINITY, f64::max);
         assert!(best > 10.0, "{ext}: decoded tone SNR {best:.1} dB");
@@ -182,7 +217,10 @@ fn bad_files_fail_alone_with_one_line_each() {
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("demix: error: ")).collect();
     assert_eq!(lines.len(), 3, "{err}");
     assert!(lines[0].contains("empty.wav") && lines[0].contains("empty file"), "{err}");
-    assert!(lines[1].contains("corrupt.wav") && lines[1].contains("not a readable audio file"), "{err}");
+    assert!(
+        lines[1].contains("corrupt.wav") && lines[1].contains("not a readable audio file"),
+        "{err}"
+    );
     assert!(lines[2].contains("missing.wav") && lines[2].contains("cannot open"), "{err}");
     assert!(err.contains("surround51.wav: 6 channels downmixed to stereo"), "{err}");
     assert!(err.contains("2 of 5 file(s) separated, 3 failed"), "{err}");
@@ -202,7 +240,12 @@ fn reference_dir_prints_sdr() {
     let p = dir.join("mix.wav");
     write_audio(&p, &a, OutFormat::WavF32).unwrap();
     let out = dir.join("out");
-    let st = demix().args(["separate", "--engine", "classic", "-q", "-o"]).arg(&out).arg(&p).status().unwrap();
+    let st = demix()
+        .args(["separate", "--engine", "classic", "-q", "-o"])
+        .arg(&out)
+        .arg(&p)
+        .status()
+        .unwrap();
     assert!(st.success());
     // Use the first run's stems as the "true" stems: the second run must match them exactly.
     let o = demix()
@@ -216,7 +259,10 @@ fn reference_dir_prints_sdr() {
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     for s in STEMS {
-        let line = text.lines().find(|l| l.trim_start().starts_with(s)).unwrap_or_else(|| panic!("{text}"));
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(s))
+            .unwrap_or_else(|| panic!("{text}"));
         let sdr: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert!(sdr > 40.0, "{line}");
     }
@@ -267,7 +313,14 @@ fn neural_round_trip_when_available() {
         let p = dir.join(format!("n{rate}.wav"));
         write_audio(&p, &a, OutFormat::WavF32).unwrap();
         let out = dir.join("out");
-        let st = demix().args(["separate", "-q", "--engine", "neural", "--model"]).arg(&model).arg("-o").arg(&out).arg(&p).status().unwrap();
+        let st = demix()
+            .args(["separate", "-q", "--engine", "neural", "--model"])
+            .arg(&model)
+            .arg("-o")
+            .arg(&out)
+            .arg(&p)
+            .status()
+            .unwrap();
         assert!(st.success());
         let mut sum = vec![vec![0.0f32; a.len()]; ch];
         for s in STEMS {
@@ -297,8 +350,9 @@ fn installed_cli_uses_the_model_beside_it_from_any_folder() {
     // The tiny test model stands in for the shipped one, so the run shows which model it found.
     let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/data/tiny.onnx");
     std::fs::copy(&tiny, install.join(MODEL_FILE)).unwrap();
-    let ort = locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())])
-        .expect("ONNX Runtime for this test (`cargo xtask fetch-ort`)");
+    let ort =
+        locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())])
+            .expect("ONNX Runtime for this test (`cargo xtask fetch-ort`)");
     std::fs::copy(&ort, install.join(ort.file_name().unwrap())).unwrap();
 
     let input = dir.join("in.wav");

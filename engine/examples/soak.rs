@@ -130,14 +130,20 @@ struct AtomicHist {
 
 impl AtomicHist {
     fn new() -> Self {
-        AtomicHist { counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(), max_ns: AtomicU64::new(0) }
+        AtomicHist {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            max_ns: AtomicU64::new(0),
+        }
     }
     fn record(&self, ns: u64) {
         self.counts[bucket(ns)].fetch_add(1, Ordering::Relaxed);
         self.max_ns.fetch_max(ns, Ordering::Relaxed);
     }
     fn snapshot(&self) -> Hist {
-        Hist { counts: self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect(), max_ns: self.max_ns.load(Ordering::Relaxed) }
+        Hist {
+            counts: self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect(),
+            max_ns: self.max_ns.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -259,7 +265,15 @@ impl Music {
         let mut m = Music {
             sr,
             rng: Rng(seed),
-            section: Section { bpm: 120.0, root_hz: 55.0, vocal: 0.2, drums: 0.5, bass: 0.3, pad: 0.1, master: 0.8 },
+            section: Section {
+                bpm: 120.0,
+                root_hz: 55.0,
+                vocal: 0.2,
+                drums: 0.5,
+                bass: 0.3,
+                pad: 0.1,
+                master: 0.8,
+            },
             left_in_section: 0,
             t: 0,
             phases: [0.0; 8],
@@ -272,7 +286,13 @@ impl Music {
     fn new_section(&mut self) {
         let r = &mut self.rng;
         let kind = r.unit();
-        let on = |r: &mut Rng, p: f32, lvl: f32| if r.unit() < p { lvl * (0.3 + 0.7 * r.unit()) } else { 0.0 };
+        let on = |r: &mut Rng, p: f32, lvl: f32| {
+            if r.unit() < p {
+                lvl * (0.3 + 0.7 * r.unit())
+            } else {
+                0.0
+            }
+        };
         self.section = Section {
             bpm: 70.0 + 110.0 * r.unit(),
             root_hz: 41.2 * 2f32.powf((r.next_u32() % 12) as f32 / 12.0),
@@ -310,7 +330,11 @@ impl Music {
         let beat = (t / beat_len) as u32;
         let bar_beat = beat % 4;
         // drums
-        let kick = if bar_beat % 2 == 0 { (-beat_pos * 25.0).exp() * self.osc(0, 45.0 + 80.0 * (-beat_pos * 40.0).exp()) } else { 0.0 };
+        let kick = if bar_beat % 2 == 0 {
+            (-beat_pos * 25.0).exp() * self.osc(0, 45.0 + 80.0 * (-beat_pos * 40.0).exp())
+        } else {
+            0.0
+        };
         if bar_beat % 2 == 1 && beat_pos * beat_len < 1.0 / self.sr {
             self.snare_env = 1.0;
         }
@@ -335,7 +359,9 @@ impl Music {
         }
         let vocal = s.vocal * syll * 0.4 * v;
         // pad: two detuned tones
-        let pad = s.pad * (self.osc(7, s.root_hz * 6.0) + 0.5 * (std::f32::consts::TAU * s.root_hz * 6.01 * t).sin());
+        let pad = s.pad
+            * (self.osc(7, s.root_hz * 6.0)
+                + 0.5 * (std::f32::consts::TAU * s.root_hz * 6.01 * t).sin());
         let mono = bass + vocal;
         let l = s.master * (mono + 0.9 * drums + 0.7 * pad);
         let r = s.master * (mono + 0.8 * drums + 0.5 * pad + 0.05 * n * s.drums);
@@ -398,7 +424,10 @@ fn main() {
             eprintln!("soak: {e}");
             std::process::exit(1)
         });
-        let lib = locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())]).unwrap_or_else(|e| {
+        let lib = locate_ort_library(&[repo_cache_dir()
+            .canonicalize()
+            .unwrap_or_else(|_| repo_cache_dir())])
+        .unwrap_or_else(|e| {
             eprintln!("soak: {e}");
             std::process::exit(1)
         });
@@ -406,14 +435,20 @@ fn main() {
         let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
         let f: SeparatorFactory = Box::new(move |_cfg, channels| {
             let sep = NeuralSeparator::load(&model, &lib, channels).map_err(|e| e.to_string())?;
-            Ok(Box::new(Timed { inner: Box::new(sep), cpu: cp, all: a, steady: s, warm: w }) as Box<dyn Separator>)
+            Ok(Box::new(Timed { inner: Box::new(sep), cpu: cp, all: a, steady: s, warm: w })
+                as Box<dyn Separator>)
         });
         (info.stft_for_rate(sr as f64), format!("neural ({})", info.describe()), f)
     } else {
         let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
         let f: SeparatorFactory = Box::new(move |cfg: StftConfig, _channels| {
-            Ok(Box::new(Timed { inner: Box::new(ClassicSeparator::new(cfg.bins())), cpu: cp, all: a, steady: s, warm: w })
-                as Box<dyn Separator>)
+            Ok(Box::new(Timed {
+                inner: Box::new(ClassicSeparator::new(cfg.bins())),
+                cpu: cp,
+                all: a,
+                steady: s,
+                warm: w,
+            }) as Box<dyn Separator>)
         });
         (StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64), "classic".to_string(), f)
     };
@@ -480,7 +515,8 @@ fn main() {
             mix.transition_ms = 5.0 + 500.0 * r.unit();
             automation_changes += 1;
         }
-        let do_reset = o.automation && done > 0 && done / reset_every != (done + n as u64) / reset_every;
+        let do_reset =
+            o.automation && done > 0 && done / reset_every != (done + n as u64) / reset_every;
 
         let callback_start = Instant::now();
         if o.paced {
@@ -489,7 +525,8 @@ fn main() {
         }
         {
             let (a, b) = bufs.split_at_mut(1);
-            let mut chans: [&mut [f32]; 2] = if ch == 2 { [&mut a[0][..n], &mut b[0][..n]] } else { [&mut a[0][..n], &mut []] };
+            let mut chans: [&mut [f32]; 2] =
+                if ch == 2 { [&mut a[0][..n], &mut b[0][..n]] } else { [&mut a[0][..n], &mut []] };
             if do_reset {
                 eng.reset();
                 resets += 1;
@@ -592,7 +629,9 @@ fn main() {
         status.separator_faults.load(Ordering::Relaxed),
     );
     if !running {
-        eprintln!("soak: WARNING: the wrapped separator is not running (active {active:?}): {message}");
+        eprintln!(
+            "soak: WARNING: the wrapped separator is not running (active {active:?}): {message}"
+        );
     }
     println!("{summary}");
     if let Some(path) = &o.json {
@@ -637,7 +676,9 @@ fn main() {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&j).unwrap_or_default() + "\n") {
+        if let Err(e) =
+            std::fs::write(path, serde_json::to_string_pretty(&j).unwrap_or_default() + "\n")
+        {
             eprintln!("soak: cannot write {}: {e}", path.display());
         }
     }

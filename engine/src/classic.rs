@@ -99,7 +99,8 @@ impl Separator for ClassicSeparator {
 
             let f = k as f32 * hz_per_bin;
             let bass_w = 1.0 - ramp(f, BASS_HZ.0, BASS_HZ.1);
-            let voice_w = ramp(f, VOICE_HZ.0, VOICE_HZ.1) * (1.0 - 0.7 * ramp(f, VOICE_HZ.2, VOICE_HZ.3));
+            let voice_w =
+                ramp(f, VOICE_HZ.0, VOICE_HZ.1) * (1.0 - 0.7 * ramp(f, VOICE_HZ.2, VOICE_HZ.3));
             let centre = if ch >= 2 {
                 let l = frame.data[k];
                 let r = frame.data[frame.bins + k];
@@ -156,9 +157,12 @@ mod tests {
         let mut masks = vec![Complex32::new(0.0, 0.0); N_STEMS * 2 * bins];
         for t in 0..20 {
             let data: Vec<Complex32> = (0..2 * bins)
-                .map(|i| Complex32::new(((i * 31 + t * 7) % 17) as f32 - 8.0, ((i * 13 + t) % 5) as f32))
+                .map(|i| {
+                    Complex32::new(((i * 31 + t * 7) % 17) as f32 - 8.0, ((i * 13 + t) % 5) as f32)
+                })
                 .collect();
-            let frame = Frame { data: &data, channels: 2, bins, sample_rate_hz: 44100.0, n_fft: 1024 };
+            let frame =
+                Frame { data: &data, channels: 2, bins, sample_rate_hz: 44100.0, n_fft: 1024 };
             let mut m = Masks { data: &mut masks, channels: 2, bins };
             sep.process(&frame, &mut m).unwrap();
             for i in 0..2 * bins {

@@ -31,8 +31,15 @@ pub enum Mode {
 
 impl Mode {
     /// All modes in GUI order.
-    pub const ALL: [Mode; 7] =
-        [Mode::FullMix, Mode::Acapella, Mode::Instrumental, Mode::Drumless, Mode::Bassless, Mode::Rhythm, Mode::Custom];
+    pub const ALL: [Mode; 7] = [
+        Mode::FullMix,
+        Mode::Acapella,
+        Mode::Instrumental,
+        Mode::Drumless,
+        Mode::Bassless,
+        Mode::Rhythm,
+        Mode::Custom,
+    ];
 
     /// Which stems the mode plays (`None` for `Custom`).
     pub fn stems(self) -> Option<[bool; N_STEMS]> {
@@ -148,7 +155,13 @@ pub struct Smoother {
 impl Smoother {
     /// A smoother resting at `value` that ramps over `ramp_samples` samples.
     pub fn new(value: f32, ramp_samples: u32) -> Self {
-        Smoother { current: value, target: value, step: 0.0, remaining: 0, ramp_samples: ramp_samples.max(1) }
+        Smoother {
+            current: value,
+            target: value,
+            step: 0.0,
+            remaining: 0,
+            ramp_samples: ramp_samples.max(1),
+        }
     }
 
     /// Starts a ramp to `target` if it differs from the current target.
@@ -211,8 +224,12 @@ impl Mixer {
         let transition = transition_samples(settings.transition_ms, sample_rate_hz);
         Mixer {
             sample_rate_hz,
-            stem: std::array::from_fn(|s| Smoother::new(db_to_gain(settings.stem_gain_db[s]), ramp)),
-            switch: std::array::from_fn(|s| Smoother::new(if on[s] { 1.0 } else { 0.0 }, transition)),
+            stem: std::array::from_fn(|s| {
+                Smoother::new(db_to_gain(settings.stem_gain_db[s]), ramp)
+            }),
+            switch: std::array::from_fn(|s| {
+                Smoother::new(if on[s] { 1.0 } else { 0.0 }, transition)
+            }),
             wet: Smoother::new(wet_share(settings.wet), ramp),
             bypass: Smoother::new(if settings.bypass { 1.0 } else { 0.0 }, ramp),
         }
@@ -254,7 +271,8 @@ impl Mixer {
 }
 
 fn transition_samples(ms: f32, sample_rate_hz: f32) -> u32 {
-    let ms = if ms.is_finite() { ms.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1) } else { 50.0 };
+    let ms =
+        if ms.is_finite() { ms.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1) } else { 50.0 };
     (ms * 0.001 * sample_rate_hz).round() as u32
 }
 

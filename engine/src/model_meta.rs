@@ -181,10 +181,17 @@ pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
         return Err(other("not a regular file".into()));
     }
     if meta.len() > MAX_MODEL_BYTES {
-        return Err(other(format!("{} bytes is larger than the {MAX_MODEL_BYTES}-byte limit", meta.len())));
+        return Err(other(format!(
+            "{} bytes is larger than the {MAX_MODEL_BYTES}-byte limit",
+            meta.len()
+        )));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path).map_err(io)?.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_MODEL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_MODEL_BYTES {
         return Err(other(format!("larger than the {MAX_MODEL_BYTES}-byte limit")));
     }
@@ -200,8 +207,10 @@ pub fn load_model_info(path: &Path) -> Result<ModelInfo, ModelError> {
 /// Like [`load_model_info`] for a model already in memory (`path` is only used in messages
 /// and for the default name).
 pub fn model_info_from_bytes(bytes: &[u8], path: &Path) -> Result<ModelInfo, ModelError> {
-    let raw = parse_model(bytes).map_err(|reason| ModelError::Corrupt { path: path.to_path_buf(), reason })?;
-    let fallback_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let raw = parse_model(bytes)
+        .map_err(|reason| ModelError::Corrupt { path: path.to_path_buf(), reason })?;
+    let fallback_name =
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     validate(raw, fallback_name)
 }
 
@@ -295,7 +304,8 @@ fn validate(raw: RawModel, fallback_name: String) -> Result<ModelInfo, ModelErro
         .map(|(_, v)| v.trim().to_string());
 
     // Tensors. Older IR versions list initializers among the inputs; those are not graph inputs.
-    let inputs: Vec<&RawTensor> = raw.inputs.iter().filter(|t| !raw.initializers.contains(&t.name)).collect();
+    let inputs: Vec<&RawTensor> =
+        raw.inputs.iter().filter(|t| !raw.initializers.contains(&t.name)).collect();
     let bins = n_fft / 2 + 1;
     let static_shape = |t: &RawTensor| -> Result<Vec<usize>, ModelError> {
         if t.elem_type != Some(ELEM_FLOAT) {
@@ -378,9 +388,14 @@ fn validate(raw: RawModel, fallback_name: String) -> Result<ModelInfo, ModelErro
         match o.name.strip_prefix("state_out_") {
             Some(suffix) if states.iter().any(|s| s.name == suffix) => {}
             Some(suffix) => {
-                return Err(ModelError::MissingTensor { kind: "input", name: format!("state_in_{suffix}") })
+                return Err(ModelError::MissingTensor {
+                    kind: "input",
+                    name: format!("state_in_{suffix}"),
+                })
             }
-            None => return Err(ModelError::UnexpectedTensor { kind: "output", name: o.name.clone() }),
+            None => {
+                return Err(ModelError::UnexpectedTensor { kind: "output", name: o.name.clone() })
+            }
         }
     }
 
@@ -471,7 +486,10 @@ impl<'a> Reader<'a> {
 
     fn skip(&mut self, n: usize) -> Result<(), String> {
         if self.buf.len() - self.pos < n {
-            return Err(format!("a field of {n} bytes runs past the end of its message at offset {}", self.pos));
+            return Err(format!(
+                "a field of {n} bytes runs past the end of its message at offset {}",
+                self.pos
+            ));
         }
         self.pos += n;
         Ok(())

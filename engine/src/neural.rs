@@ -97,13 +97,21 @@ impl NeuralSeparator {
     pub fn load(model_path: &Path, lib_path: &Path, channels: usize) -> Result<Self, NeuralError> {
         match catch_unwind(AssertUnwindSafe(|| Self::load_inner(model_path, lib_path, channels))) {
             Ok(r) => r,
-            Err(p) => Err(session_err(model_path)(format!("panic while loading: {}", panic_message(&p)))),
+            Err(p) => {
+                Err(session_err(model_path)(format!("panic while loading: {}", panic_message(&p))))
+            }
         }
     }
 
-    fn load_inner(model_path: &Path, lib_path: &Path, channels: usize) -> Result<Self, NeuralError> {
+    fn load_inner(
+        model_path: &Path,
+        lib_path: &Path,
+        channels: usize,
+    ) -> Result<Self, NeuralError> {
         if !(1..=2).contains(&channels) {
-            return Err(NeuralError::Config(format!("the neural engine supports 1 or 2 channels, not {channels}")));
+            return Err(NeuralError::Config(format!(
+                "the neural engine supports 1 or 2 channels, not {channels}"
+            )));
         }
         // Validate before touching ONNX Runtime, and load exactly the bytes validated.
         let bytes = crate::model_meta::read_model_file(model_path)?;
@@ -185,7 +193,11 @@ impl NeuralSeparator {
     pub fn run_raw(&mut self, spec: &[f32]) -> Result<&[f32], SeparatorError> {
         let dst = self.spec.extract_tensor_mut().1;
         if spec.len() != dst.len() {
-            return Err(SeparatorError::Inference(format!("spec has {} values, the model takes {}", spec.len(), dst.len())));
+            return Err(SeparatorError::Inference(format!(
+                "spec has {} values, the model takes {}",
+                spec.len(),
+                dst.len()
+            )));
         }
         if spec.iter().any(|v| !v.is_finite()) {
             self.reset();
@@ -215,7 +227,10 @@ impl NeuralSeparator {
             }
             Err(p) => {
                 self.reset();
-                Err(SeparatorError::Inference(format!("ONNX Runtime panicked: {}", panic_message(&p))))
+                Err(SeparatorError::Inference(format!(
+                    "ONNX Runtime panicked: {}",
+                    panic_message(&p)
+                )))
             }
         }
     }
@@ -240,9 +255,15 @@ impl NeuralSeparator {
 
 fn check_session(session: &Session, info: &ModelInfo) -> Result<(), NeuralError> {
     // The file was validated already; this guards against ONNX Runtime seeing it differently.
-    let bad = |what: String| NeuralError::Model(ModelError::BadTensor { name: what, reason: "differs in ONNX Runtime's view of the model".into() });
+    let bad = |what: String| {
+        NeuralError::Model(ModelError::BadTensor {
+            name: what,
+            reason: "differs in ONNX Runtime's view of the model".into(),
+        })
+    };
     let mut want_in: Vec<(String, Vec<usize>)> = vec![("spec".into(), vec![2, 2, info.bins()])];
-    let mut want_out: Vec<(String, Vec<usize>)> = vec![("mask".into(), vec![N_STEMS, 2, 2, info.bins()])];
+    let mut want_out: Vec<(String, Vec<usize>)> =
+        vec![("mask".into(), vec![N_STEMS, 2, 2, info.bins()])];
     for st in &info.states {
         want_in.push((st.input_name(), st.shape.clone()));
         want_out.push((st.output_name(), st.shape.clone()));
@@ -253,7 +274,8 @@ fn check_session(session: &Session, info: &ModelInfo) -> Result<(), NeuralError>
         }
         for (name, shape) in want {
             let o = outlets.iter().find(|o| o.name() == name).ok_or_else(|| bad(name.clone()))?;
-            let got: Option<Vec<usize>> = o.dtype().tensor_shape().map(|s| s.iter().map(|&d| d.max(0) as usize).collect());
+            let got: Option<Vec<usize>> =
+                o.dtype().tensor_shape().map(|s| s.iter().map(|&d| d.max(0) as usize).collect());
             if got.as_ref() != Some(shape) {
                 return Err(bad(name.clone()));
             }
@@ -350,7 +372,8 @@ impl Separator for NeuralSeparator {
 /// (checked on the first frame). Errors come back as the message shown to the user.
 pub fn neural_factory(model_path: PathBuf, lib_path: PathBuf) -> SeparatorFactory {
     Box::new(move |cfg: StftConfig, channels: usize| {
-        let sep = NeuralSeparator::load(&model_path, &lib_path, channels).map_err(|e| e.to_string())?;
+        let sep =
+            NeuralSeparator::load(&model_path, &lib_path, channels).map_err(|e| e.to_string())?;
         let _ = cfg; // the bin grid is checked against the frames' sample rate in `process`
         Ok(Box::new(sep) as Box<dyn crate::separator::Separator>)
     })

@@ -59,7 +59,11 @@ pub fn lib_file_names() -> Vec<String> {
     } else if cfg!(target_os = "macos") {
         vec![format!("libonnxruntime.{ORT_VERSION}.dylib"), "libonnxruntime.dylib".into()]
     } else {
-        vec![format!("libonnxruntime.so.{ORT_VERSION}"), "libonnxruntime.so.1".into(), "libonnxruntime.so".into()]
+        vec![
+            format!("libonnxruntime.so.{ORT_VERSION}"),
+            "libonnxruntime.so.1".into(),
+            "libonnxruntime.so".into(),
+        ]
     }
 }
 
@@ -79,7 +83,8 @@ pub fn find_in_dir(dir: &Path) -> Option<PathBuf> {
                 .filter(|p| {
                     p.is_file()
                         && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                            n.starts_with("libonnxruntime.so.1.") || (n.starts_with("libonnxruntime.1.") && n.ends_with(".dylib"))
+                            n.starts_with("libonnxruntime.so.1.")
+                                || (n.starts_with("libonnxruntime.1.") && n.ends_with(".dylib"))
                         })
                 })
                 .collect();
@@ -100,7 +105,10 @@ pub fn locate_ort_library(search_dirs: &[PathBuf]) -> Result<PathBuf, OrtError> 
         let p = PathBuf::from(&value);
         let shown = p.display().to_string();
         if !p.is_absolute() {
-            return Err(OrtError::BadOverride { value: shown, reason: "must be an absolute path".into() });
+            return Err(OrtError::BadOverride {
+                value: shown,
+                reason: "must be an absolute path".into(),
+            });
         }
         if p.is_file() {
             return Ok(p);
@@ -108,7 +116,10 @@ pub fn locate_ort_library(search_dirs: &[PathBuf]) -> Result<PathBuf, OrtError> 
         if p.is_dir() {
             return find_in_dir(&p).ok_or(OrtError::NotFound { searched: vec![p] });
         }
-        return Err(OrtError::BadOverride { value: shown, reason: "no such file or directory".into() });
+        return Err(OrtError::BadOverride {
+            value: shown,
+            reason: "no such file or directory".into(),
+        });
     }
     let dirs: Vec<PathBuf> = search_dirs.iter().filter(|d| d.is_absolute()).cloned().collect();
     dirs.iter().find_map(|d| find_in_dir(d)).ok_or(OrtError::NotFound { searched: dirs })
@@ -218,7 +229,11 @@ pub fn ort_environment(lib_path: &Path) -> Result<&'static Environment, OrtError
     }
     if let Some(g) = GLOBAL.get() {
         if g.lib != lib_path {
-            log::debug!("ONNX Runtime already loaded from {}; ignoring {}", g.lib.display(), lib_path.display());
+            log::debug!(
+                "ONNX Runtime already loaded from {}; ignoring {}",
+                g.lib.display(),
+                lib_path.display()
+            );
         }
         return Ok(&g.env);
     }
@@ -233,7 +248,12 @@ pub fn ort_environment(lib_path: &Path) -> Result<&'static Environment, OrtError
     let env = match built {
         Ok(Ok(env)) => env,
         Ok(Err(msg)) => return Err(load_err(msg)),
-        Err(panic) => return Err(load_err(format!("ONNX Runtime panicked while loading: {}", panic_message(&panic)))),
+        Err(panic) => {
+            return Err(load_err(format!(
+                "ONNX Runtime panicked while loading: {}",
+                panic_message(&panic)
+            )))
+        }
     };
     log::info!("ONNX Runtime loaded from {}", lib_path.display());
     let _ = GLOBAL.set(Global { env, lib: lib_path.to_path_buf() });
@@ -269,7 +289,10 @@ mod tests {
             std::fs::write(lib.join("libonnxruntime.so.1.20.0"), b"").unwrap();
             assert_eq!(find_in_dir(&dir), Some(lib.join("libonnxruntime.so.1.20.0")));
             std::fs::write(dir.join(format!("libonnxruntime.so.{ORT_VERSION}")), b"").unwrap();
-            assert_eq!(find_in_dir(&dir), Some(dir.join(format!("libonnxruntime.so.{ORT_VERSION}"))));
+            assert_eq!(
+                find_in_dir(&dir),
+                Some(dir.join(format!("libonnxruntime.so.{ORT_VERSION}")))
+            );
         }
         let here = current_module_dir().expect("module dir");
         assert!(here.is_absolute() && here.is_dir(), "{}", here.display());

@@ -40,7 +40,14 @@ pub struct GateSettings {
 
 impl Default for GateSettings {
     fn default() -> Self {
-        GateSettings { enabled: false, threshold_db: -45.0, range_db: 24.0, attack_ms: 1.0, hold_ms: 50.0, release_ms: 150.0 }
+        GateSettings {
+            enabled: false,
+            threshold_db: -45.0,
+            range_db: 24.0,
+            attack_ms: 1.0,
+            hold_ms: 50.0,
+            release_ms: 150.0,
+        }
     }
 }
 
@@ -115,8 +122,13 @@ impl Biquad {
         let (s, c) = w.sin_cos();
         let alpha = s / (2.0 * std::f32::consts::FRAC_1_SQRT_2);
         let a0 = 1.0 + alpha;
-        let (b0, b1) = if high { ((1.0 + c) / 2.0, -(1.0 + c)) } else { ((1.0 - c) / 2.0, 1.0 - c) };
-        Biquad { b: [b0 / a0, b1 / a0, b0 / a0], a: [-2.0 * c / a0, (1.0 - alpha) / a0], z: [0.0; 2] }
+        let (b0, b1) =
+            if high { ((1.0 + c) / 2.0, -(1.0 + c)) } else { ((1.0 - c) / 2.0, 1.0 - c) };
+        Biquad {
+            b: [b0 / a0, b1 / a0, b0 / a0],
+            a: [-2.0 * c / a0, (1.0 - alpha) / a0],
+            z: [0.0; 2],
+        }
     }
 
     #[inline]
@@ -203,7 +215,11 @@ impl DeEsser {
             }
             // Peak detector: instant attack, so a burst is caught from its first cycle.
             self.env = if peak > self.env { peak } else { peak + self.release * (self.env - peak) };
-            let gain = if self.env > thr { db_to_lin(slope * (lin_to_db(self.env) - self.settings.threshold_db)) } else { 1.0 };
+            let gain = if self.env > thr {
+                db_to_lin(slope * (lin_to_db(self.env) - self.settings.threshold_db))
+            } else {
+                1.0
+            };
             for (c, x) in frame.iter_mut().enumerate() {
                 *x = bands[c].0 + gain * bands[c].1;
             }
@@ -263,7 +279,8 @@ impl Gate {
         for frame in audio.chunks_mut(channels) {
             let peak = frame.iter().fold(0.0f32, |m, x| m.max(x.abs()));
             // Instant attack, 10 ms release: a peak detector that follows the waveform's envelope.
-            self.env = if peak > self.env { peak } else { peak + self.env_release * (self.env - peak) };
+            self.env =
+                if peak > self.env { peak } else { peak + self.env_release * (self.env - peak) };
             let target = if self.env >= thr {
                 self.hold_left = hold;
                 0.0
@@ -315,7 +332,12 @@ mod tests {
     #[test]
     fn deesser_reduces_a_sibilant_burst_by_the_set_amount() {
         let mut d = DeEsser::new(SR);
-        let s = DeEsserSettings { enabled: true, frequency_hz: 4000.0, threshold_db: -30.0, ratio: 4.0 };
+        let s = DeEsserSettings {
+            enabled: true,
+            frequency_hz: 4000.0,
+            threshold_db: -30.0,
+            ratio: 4.0,
+        };
         d.set(s);
         // An 11.3 kHz burst peaking at -10 dBFS: 20 dB over the threshold → 15 dB of reduction.
         let x = sine(11300.0, db_to_lin(-10.0), 24000);
@@ -329,8 +351,17 @@ mod tests {
     #[test]
     fn deesser_leaves_low_band_and_quiet_highs_alone() {
         let mut d = DeEsser::new(SR);
-        d.set(DeEsserSettings { enabled: true, frequency_hz: 6000.0, threshold_db: -30.0, ratio: 4.0 });
-        let x: Vec<f32> = sine(300.0, 0.5, 24000).iter().zip(sine(8000.0, db_to_lin(-40.0), 24000)).map(|(a, b)| a + b).collect();
+        d.set(DeEsserSettings {
+            enabled: true,
+            frequency_hz: 6000.0,
+            threshold_db: -30.0,
+            ratio: 4.0,
+        });
+        let x: Vec<f32> = sine(300.0, 0.5, 24000)
+            .iter()
+            .zip(sine(8000.0, db_to_lin(-40.0), 24000))
+            .map(|(a, b)| a + b)
+            .collect();
         let mut y = x.clone();
         d.process(&mut y, 1);
         let diff = rms_db(&x[12000..]) - rms_db(&y[12000..]);
@@ -340,7 +371,14 @@ mod tests {
     #[test]
     fn gate_reduces_bleed_by_the_range_and_passes_signal() {
         let mut g = Gate::new(SR);
-        g.set(GateSettings { enabled: true, threshold_db: -40.0, range_db: 20.0, attack_ms: 1.0, hold_ms: 20.0, release_ms: 50.0 });
+        g.set(GateSettings {
+            enabled: true,
+            threshold_db: -40.0,
+            range_db: 20.0,
+            attack_ms: 1.0,
+            hold_ms: 20.0,
+            release_ms: 50.0,
+        });
         // Loud part (-12 dBFS) passes unchanged; bleed at -55 dBFS is reduced by 20 dB.
         let loud = sine(440.0, db_to_lin(-12.0), 24000);
         let bleed = sine(200.0, db_to_lin(-55.0), 48000);
@@ -369,7 +407,14 @@ mod tests {
         let mut g = Gate::new(sr);
         for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1e30, 1e30, 0.0] {
             d.set(DeEsserSettings { enabled: true, frequency_hz: v, threshold_db: v, ratio: v });
-            g.set(GateSettings { enabled: true, threshold_db: v, range_db: v, attack_ms: v, hold_ms: v, release_ms: v });
+            g.set(GateSettings {
+                enabled: true,
+                threshold_db: v,
+                range_db: v,
+                attack_ms: v,
+                hold_ms: v,
+                release_ms: v,
+            });
             d.process(&mut audio, 2);
             g.process(&mut audio, 2);
             assert!(audio.iter().all(|x| x.is_finite()), "value {v}");

@@ -44,7 +44,8 @@ mod platform {
         let param = libc::sched_param { sched_priority: priority };
         // SAFETY: pthread_self() is always a valid handle for the calling thread and `param`
         // outlives the call.
-        let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+        let rc =
+            unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
         if rc == 0 {
             ThreadPriority::Realtime(priority)
         } else {
@@ -70,7 +71,8 @@ mod tests {
         let mut policy = 0;
         let mut param = libc::sched_param { sched_priority: 0 };
         // SAFETY: valid handle and out-pointers.
-        let rc = unsafe { libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param) };
+        let rc =
+            unsafe { libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param) };
         assert_eq!(rc, 0);
         (policy, param.sched_priority)
     }
@@ -78,9 +80,10 @@ mod tests {
     #[test]
     fn reported_priority_is_the_thread_s_actual_policy() {
         // Whatever the machine allows, the answer must describe the thread as it now runs.
-        let (got, actual) = std::thread::spawn(|| (raise_current_thread(), policy_of_current_thread()))
-            .join()
-            .unwrap();
+        let (got, actual) =
+            std::thread::spawn(|| (raise_current_thread(), policy_of_current_thread()))
+                .join()
+                .unwrap();
         println!("worker priority on this machine: {got:?} (policy, priority) = {actual:?}");
         match got {
             ThreadPriority::Realtime(p) => assert_eq!(actual, (libc::SCHED_FIFO, p)),

@@ -59,7 +59,8 @@ impl HopProcessor {
             spectrum: vec![Complex32::new(0.0, 0.0); channels * bins],
             masks: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
             stems_spec: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
-            spatial: (channels == 2).then(|| StereoRefinement::new(N_STEMS, bins, cfg.hop as f32 / sample_rate_hz)),
+            spatial: (channels == 2)
+                .then(|| StereoRefinement::new(N_STEMS, bins, cfg.hop as f32 / sample_rate_hz)),
             stem_out: vec![0.0; cfg.hop],
             vocal_hop: vec![0.0; cfg.hop * channels],
             shaping: ShapingSettings::default(),
@@ -157,7 +158,8 @@ impl HopProcessor {
                 shaping::mono_below(left, right, sh.bass_mono_below_hz, hz_per_bin);
             }
             for c in 0..ch {
-                self.synths[s * ch + c].push_frame(&spec[c * bins..(c + 1) * bins], &mut self.stem_out);
+                self.synths[s * ch + c]
+                    .push_frame(&spec[c * bins..(c + 1) * bins], &mut self.stem_out);
                 for t in 0..h {
                     output[t * stride + s * ch + c] = self.stem_out[t];
                 }

@@ -111,7 +111,9 @@ impl RealtimeEngine {
         let worker = match worker {
             Ok(w) => Some(w),
             Err(e) => {
-                status.set_message(format!("Could not start the separation thread ({e}); passing audio through dry."));
+                status.set_message(format!(
+                    "Could not start the separation thread ({e}); passing audio through dry."
+                ));
                 status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
                 None
             }
@@ -226,8 +228,16 @@ impl RealtimeEngine {
         let mut nonfinite = false;
         while start < len {
             let n = (len - start).min(self.cfg.chunk());
-            nonfinite |=
-                self.process_chunk(channels, stem_outputs, start, n, offline, &mut peaks, &mut out_peak, &mut underruns);
+            nonfinite |= self.process_chunk(
+                channels,
+                stem_outputs,
+                start,
+                n,
+                offline,
+                &mut peaks,
+                &mut out_peak,
+                &mut underruns,
+            );
             start += n;
         }
         for (s, p) in peaks.iter().enumerate() {
@@ -315,7 +325,10 @@ impl RealtimeEngine {
         let first_valid = self.cfg.latency_samples() as u64;
         for i in 0..n {
             let pos = self.written + i as u64;
-            let have_frame = self.flushing.is_none() && self.worker.is_some() && pos >= lag && self.next_frame(offline);
+            let have_frame = self.flushing.is_none()
+                && self.worker.is_some()
+                && pos >= lag
+                && self.next_frame(offline);
             if self.flushing.is_none() && self.worker.is_some() && pos >= lag && !have_frame {
                 *underruns += 1;
             }
@@ -352,7 +365,11 @@ impl RealtimeEngine {
             for (s, bus) in stem_outputs.iter_mut().take(N_STEMS).enumerate() {
                 for (k, out) in bus.iter_mut().enumerate() {
                     let Some(out) = out.get_mut(start + i) else { continue };
-                    let v = if have_frame { stem_gain * g[s] * self.frame[s * stride + k.min(stride - 1)] } else { 0.0 };
+                    let v = if have_frame {
+                        stem_gain * g[s] * self.frame[s * stride + k.min(stride - 1)]
+                    } else {
+                        0.0
+                    };
                     *out = sanitize(v);
                 }
             }

@@ -185,15 +185,30 @@ mod tests {
     #[test]
     fn sharpening_moves_masks_towards_binary_and_keeps_the_sum() {
         let bins = 1;
-        let mut m = vec![Complex32::new(0.6, 0.0), Complex32::new(0.3, 0.0), Complex32::new(0.1, 0.0), Complex32::new(0.0, 0.0)];
+        let mut m = vec![
+            Complex32::new(0.6, 0.0),
+            Complex32::new(0.3, 0.0),
+            Complex32::new(0.1, 0.0),
+            Complex32::new(0.0, 0.0),
+        ];
         sharpen(&mut m, 1, bins, sharpness_exponent(1.0));
         let sum: f32 = m.iter().map(|c| c.re).sum();
         assert!((sum - 1.0).abs() < 1e-6);
         assert!(m[0].re > 0.8, "{m:?}");
-        let mut soft = vec![Complex32::new(0.6, 0.0), Complex32::new(0.3, 0.0), Complex32::new(0.1, 0.0), Complex32::new(0.0, 0.0)];
+        let mut soft = vec![
+            Complex32::new(0.6, 0.0),
+            Complex32::new(0.3, 0.0),
+            Complex32::new(0.1, 0.0),
+            Complex32::new(0.0, 0.0),
+        ];
         sharpen(&mut soft, 1, bins, sharpness_exponent(-1.0));
         assert!(soft[0].re < 0.6 && soft[2].re > 0.1, "{soft:?}");
-        let mut same = vec![Complex32::new(0.6, 0.0), Complex32::new(0.3, 0.0), Complex32::new(0.1, 0.0), Complex32::new(0.0, 0.0)];
+        let mut same = vec![
+            Complex32::new(0.6, 0.0),
+            Complex32::new(0.3, 0.0),
+            Complex32::new(0.1, 0.0),
+            Complex32::new(0.0, 0.0),
+        ];
         sharpen(&mut same, 1, bins, sharpness_exponent(0.0));
         assert!((same[0].re - 0.6).abs() < 1e-6);
     }
@@ -201,7 +216,8 @@ mod tests {
     #[test]
     fn coherent_vocals_share_one_mask_and_sum_stays_one() {
         let bins = 3;
-        let mut m: Vec<Complex32> = (0..4 * 2 * bins).map(|i| Complex32::new(0.25 + 0.01 * (i % 5) as f32, 0.0)).collect();
+        let mut m: Vec<Complex32> =
+            (0..4 * 2 * bins).map(|i| Complex32::new(0.25 + 0.01 * (i % 5) as f32, 0.0)).collect();
         // Make every (ch, bin) sum to one first.
         for i in 0..2 * bins {
             let s: Complex32 = (0..3).map(|st| m[st * 2 * bins + i]).sum();

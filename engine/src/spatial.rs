@@ -142,7 +142,12 @@ impl SpatialWiener {
 
     /// Refines one stereo frame from stem estimates (`[stem][channel][bin]`, summing to
     /// `spectrum`), e.g. the output of an earlier pass; `out` as in [`Self::process`].
-    pub fn process_estimates(&mut self, spectrum: &[Complex32], estimates: &[Complex32], out: &mut [Complex32]) {
+    pub fn process_estimates(
+        &mut self,
+        spectrum: &[Complex32],
+        estimates: &[Complex32],
+        out: &mut [Complex32],
+    ) {
         debug_assert_eq!(estimates.len(), self.stems * 2 * self.bins);
         let bins = self.bins;
         self.push_frame(spectrum, |j, c, k| estimates[(j * 2 + c) * bins + k]);
@@ -151,7 +156,11 @@ impl SpatialWiener {
 
     /// Shifts the older frames down one slot and puts this frame's input and stem estimates
     /// (`estimate(stem, channel, bin)`, as split f64 arrays) in front.
-    fn push_frame(&mut self, spectrum: &[Complex32], estimate: impl Fn(usize, usize, usize) -> Complex32) {
+    fn push_frame(
+        &mut self,
+        spectrum: &[Complex32],
+        estimate: impl Fn(usize, usize, usize) -> Complex32,
+    ) {
         let bins = self.bins;
         debug_assert_eq!(spectrum.len(), 2 * bins);
         self.zx.rotate_right(2);
@@ -200,8 +209,14 @@ impl SpatialWiener {
                     let st = &mut self.cov[j * NE + e];
                     let m = &mut self.mix[e];
                     let zs = zr.re.iter().zip(&zr.im).zip(zc.re.iter().zip(&zc.im));
-                    let acc = st.re.iter_mut().zip(st.im.iter_mut()).zip(m.re.iter_mut().zip(m.im.iter_mut()));
-                    for ((((rr, ri), (cr, ci)), ((sre, sim), (mre, mim))), gk) in zs.zip(acc).zip(g.iter()) {
+                    let acc = st
+                        .re
+                        .iter_mut()
+                        .zip(st.im.iter_mut())
+                        .zip(m.re.iter_mut().zip(m.im.iter_mut()));
+                    for ((((rr, ri), (cr, ci)), ((sre, sim), (mre, mim))), gk) in
+                        zs.zip(acc).zip(g.iter())
+                    {
                         // z_r conj(z_c)
                         let pre = rr * cr + ri * ci;
                         let pim = ri * cr - rr * ci;
@@ -245,11 +260,14 @@ impl SpatialWiener {
                 }
                 for col in 0..D {
                     // C_j[row][col]: stored at (row, col) if row ≤ col, else conj of (col, row).
-                    let (e, conj) = if row <= col { (tri(row, col), 1.0) } else { (tri(col, row), -1.0) };
+                    let (e, conj) =
+                        if row <= col { (tri(row, col), 1.0) } else { (tri(col, row), -1.0) };
                     let st = &self.cov[j * NE + e];
                     let z = &self.sol[col];
                     let ins = st.re.iter().zip(&st.im).zip(z.re.iter().zip(&z.im)).zip(g.iter());
-                    for ((((sre, sim), (zre, zim)), gk), (yre, yim)) in ins.zip(y.re.iter_mut().zip(y.im.iter_mut())) {
+                    for ((((sre, sim), (zre, zim)), gk), (yre, yim)) in
+                        ins.zip(y.re.iter_mut().zip(y.im.iter_mut()))
+                    {
                         let (cre, cim) = (gk * sre, conj * gk * sim);
                         *yre += cre * zre - cim * zim;
                         *yim += cre * zim + cim * zre;
@@ -400,7 +418,12 @@ mod tests {
     }
 
     /// Runs `frames` frames of a fixed spectrum and masks; returns the last output.
-    fn run(w: &mut SpatialWiener, x: &[Complex32], m: &[Complex32], frames: usize) -> Vec<Complex32> {
+    fn run(
+        w: &mut SpatialWiener,
+        x: &[Complex32],
+        m: &[Complex32],
+        frames: usize,
+    ) -> Vec<Complex32> {
         let mut out = vec![c(0.0, 0.0); S * 2 * BINS];
         for _ in 0..frames {
             w.process(x, m, &mut out);
@@ -418,7 +441,8 @@ mod tests {
     fn cholesky_solve_inverts_a_hermitian_matrix() {
         let bins = 3;
         let val = |i: usize| ((i as f64 * 0.7315).sin() * 1.7, (i as f64 * 1.113).cos());
-        let g: Vec<Vec<(f64, f64)>> = (0..D).map(|r| (0..D).map(|c| val(r * D + c)).collect()).collect();
+        let g: Vec<Vec<(f64, f64)>> =
+            (0..D).map(|r| (0..D).map(|c| val(r * D + c)).collect()).collect();
         let mut full = vec![vec![(0.0f64, 0.0f64); D]; D];
         for r in 0..D {
             for c in 0..D {
@@ -439,7 +463,10 @@ mod tests {
             }
         }
         let rhs: Vec<Cplx> = (0..D)
-            .map(|d| Cplx { re: (0..bins).map(|k| val(100 + d * 7 + k).0).collect(), im: (0..bins).map(|k| val(200 + d + k).1).collect() })
+            .map(|d| Cplx {
+                re: (0..bins).map(|k| val(100 + d * 7 + k).0).collect(),
+                im: (0..bins).map(|k| val(200 + d + k).1).collect(),
+            })
             .collect();
         let mut x = vec![Cplx::new(bins); D];
         cholesky_solve(&mut packed, &rhs, &mut x, bins);
@@ -451,14 +478,20 @@ mod tests {
                     re += a.0 * xr - a.1 * xi;
                     im += a.0 * xi + a.1 * xr;
                 }
-                assert!((re - rhs[r].re[k]).abs() < 1e-9 && (im - rhs[r].im[k]).abs() < 1e-9, "bin {k} row {r}: ({re}, {im})");
+                assert!(
+                    (re - rhs[r].re[k]).abs() < 1e-9 && (im - rhs[r].im[k]).abs() < 1e-9,
+                    "bin {k} row {r}: ({re}, {im})"
+                );
             }
         }
     }
 
     fn test_input() -> (Vec<Complex32>, Vec<Complex32>) {
-        let x: Vec<Complex32> = (0..2 * BINS).map(|i| c((i as f32 * 0.7).sin(), (i as f32 * 1.3).cos())).collect();
-        let m: Vec<Complex32> = (0..S * 2 * BINS).map(|i| c((i as f32 * 0.37).sin().abs(), (i as f32 * 0.11).cos() * 0.2)).collect();
+        let x: Vec<Complex32> =
+            (0..2 * BINS).map(|i| c((i as f32 * 0.7).sin(), (i as f32 * 1.3).cos())).collect();
+        let m: Vec<Complex32> = (0..S * 2 * BINS)
+            .map(|i| c((i as f32 * 0.37).sin().abs(), (i as f32 * 0.11).cos() * 0.2))
+            .collect();
         (x, m)
     }
 
@@ -476,7 +509,11 @@ mod tests {
             for o in [&out, &out_r] {
                 for i in 0..2 * BINS {
                     let s: Complex32 = (0..S).map(|j| o[j * 2 * BINS + i]).sum();
-                    assert!((s - x[i]).norm() <= 1e-6 * x[i].norm().max(1.0), "bin {i}: {s} vs {}", x[i]);
+                    assert!(
+                        (s - x[i]).norm() <= 1e-6 * x[i].norm().max(1.0),
+                        "bin {i}: {s} vs {}",
+                        x[i]
+                    );
                 }
             }
         }
@@ -488,7 +525,8 @@ mod tests {
         let mut a = SpatialWiener::new(S, BINS, 256.0 / 44100.0);
         let mut b = SpatialWiener::new(S, BINS, 256.0 / 44100.0);
         let (x, m) = test_input();
-        let est: Vec<Complex32> = m.iter().enumerate().map(|(i, v)| v * x[i % (2 * BINS)]).collect();
+        let est: Vec<Complex32> =
+            m.iter().enumerate().map(|(i, v)| v * x[i % (2 * BINS)]).collect();
         let (mut oa, mut ob) = (vec![c(0.0, 0.0); S * 2 * BINS], vec![c(0.0, 0.0); S * 2 * BINS]);
         for _ in 0..7 {
             a.process(&x, &m, &mut oa);

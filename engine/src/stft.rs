@@ -89,9 +89,8 @@ impl Analyzer {
             *d = x * w;
         }
         // Lengths are fixed at construction, so this cannot fail.
-        let _ = self
-            .fft
-            .process_with_scratch(&mut self.scratch_in, spectrum, &mut self.scratch_fft);
+        let _ =
+            self.fft.process_with_scratch(&mut self.scratch_in, spectrum, &mut self.scratch_fft);
     }
 
     /// Clears the history to zeros.
@@ -183,7 +182,9 @@ mod tests {
         let x: Vec<f32> = (0..len)
             .map(|i| {
                 let t = i as f32;
-                0.5 * (t * 0.031).sin() + 0.3 * (t * 0.2171).cos() + 0.1 * ((i * 7919 % 101) as f32 / 50.0 - 1.0)
+                0.5 * (t * 0.031).sin()
+                    + 0.3 * (t * 0.2171).cos()
+                    + 0.1 * ((i * 7919 % 101) as f32 / 50.0 - 1.0)
             })
             .collect();
         let mut spec = vec![Complex32::new(0.0, 0.0); cfg.bins()];

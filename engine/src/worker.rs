@@ -23,7 +23,8 @@ use crate::stft::StftConfig;
 
 /// Builds the neural separator on the worker thread (so its runtime state never touches the
 /// audio thread). An `Err` carries the message shown to the user.
-pub type SeparatorFactory = Box<dyn FnOnce(StftConfig, usize) -> Result<Box<dyn Separator>, String> + Send>;
+pub type SeparatorFactory =
+    Box<dyn FnOnce(StftConfig, usize) -> Result<Box<dyn Separator>, String> + Send>;
 
 /// Longest sleep between checks when idle.
 const IDLE_PARK: Duration = Duration::from_millis(5);
@@ -152,13 +153,18 @@ fn run(mut setup: WorkerSetup, shared: &WorkerShared) {
     flush_denormals_on_this_thread();
     let status = setup.status.clone();
     let priority = raise_current_thread();
-    status.worker_realtime.store(matches!(priority, ThreadPriority::Realtime(_)), Ordering::Relaxed);
+    status
+        .worker_realtime
+        .store(matches!(priority, ThreadPriority::Realtime(_)), Ordering::Relaxed);
     log::debug!("demix worker priority: {priority:?}");
     // A panic inside the worker must not take the host down: it ends the thread, and the
     // audio thread falls back to dry because no more frames arrive.
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut setup, shared)));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut setup, shared)));
     if result.is_err() {
-        status.set_message("The separation worker stopped after an internal error; passing audio through dry.");
+        status.set_message(
+            "The separation worker stopped after an internal error; passing audio through dry.",
+        );
         log::error!("demix worker panicked; output falls back to dry");
     }
     status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
@@ -176,7 +182,12 @@ fn select_engine(shared: &WorkerShared, have_neural: bool) -> EngineKind {
 
 /// Publishes `engine` as the active one when it differs from `*last`. The stereo refinement's
 /// learnt stem positions come from the previous separator's masks, so they are forgotten.
-fn note_engine(engine: EngineKind, last: &mut EngineKind, status: &EngineStatus, proc: &mut HopProcessor) {
+fn note_engine(
+    engine: EngineKind,
+    last: &mut EngineKind,
+    status: &EngineStatus,
+    proc: &mut HopProcessor,
+) {
     if engine != *last {
         status.active_engine.store(engine as u8, Ordering::Relaxed);
         proc.reset_refinement();
@@ -227,8 +238,12 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
         proc.set_shaping(&shared.shaping.load());
         note_engine(engine, &mut last_engine, &status, &mut proc);
         let mut worked = false;
-        while setup.input.occupied_len() >= hop_in.len() && setup.output.vacant_len() >= hop_out.len() {
-            if shared.flush_request.load(Ordering::Acquire) != shared.flush_ack.load(Ordering::Relaxed) {
+        while setup.input.occupied_len() >= hop_in.len()
+            && setup.output.vacant_len() >= hop_out.len()
+        {
+            if shared.flush_request.load(Ordering::Acquire)
+                != shared.flush_ack.load(Ordering::Relaxed)
+            {
                 break;
             }
             // Engine choice and shaping apply from the next hop on, also while the worker never

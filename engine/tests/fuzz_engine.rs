@@ -177,8 +177,18 @@ fn shaping_strategy(hostile: bool) -> impl Strategy<Value = ShapingSettings> {
         prop_oneof![3 => -1.0f32..=1.0, 1 => Just(0.0f32)].boxed()
     };
     let bass = prop_oneof![1 => Just(0.0f32), 2 => hz(20.0, 400.0, hostile)];
-    let deesser = (any::<bool>(), hz(2000.0, 12000.0, hostile), hz(-60.0, 0.0, hostile), hz(1.0, 20.0, hostile))
-        .prop_map(|(enabled, frequency_hz, threshold_db, ratio)| DeEsserSettings { enabled, frequency_hz, threshold_db, ratio });
+    let deesser = (
+        any::<bool>(),
+        hz(2000.0, 12000.0, hostile),
+        hz(-60.0, 0.0, hostile),
+        hz(1.0, 20.0, hostile),
+    )
+        .prop_map(|(enabled, frequency_hz, threshold_db, ratio)| DeEsserSettings {
+            enabled,
+            frequency_hz,
+            threshold_db,
+            ratio,
+        });
     let gate = (
         any::<bool>(),
         hz(-80.0, 0.0, hostile),
@@ -187,16 +197,18 @@ fn shaping_strategy(hostile: bool) -> impl Strategy<Value = ShapingSettings> {
         hz(0.0, 500.0, hostile),
         hz(1.0, 2000.0, hostile),
     )
-        .prop_map(|(enabled, threshold_db, range_db, attack_ms, hold_ms, release_ms)| GateSettings {
-            enabled,
-            threshold_db,
-            range_db,
-            attack_ms,
-            hold_ms,
-            release_ms,
+        .prop_map(|(enabled, threshold_db, range_db, attack_ms, hold_ms, release_ms)| {
+            GateSettings { enabled, threshold_db, range_db, attack_ms, hold_ms, release_ms }
         });
     (bleed, any::<bool>(), any::<bool>(), bass, deesser, gate).prop_map(
-        |(bleed_artifacts, vocal_coherent_stereo, stereo_refine, bass_mono_below_hz, deesser, gate)| ShapingSettings {
+        |(
+            bleed_artifacts,
+            vocal_coherent_stereo,
+            stereo_refine,
+            bass_mono_below_hz,
+            deesser,
+            gate,
+        )| ShapingSettings {
             bleed_artifacts,
             vocal_coherent_stereo,
             stereo_refine,
@@ -225,7 +237,13 @@ fn op_strategy(max_block: usize, hostile: bool) -> impl Strategy<Value = Op> {
         prop::option::weighted(0.4, mix_strategy(hostile)),
         any::<bool>(),
     )
-        .prop_map(|(len, sig, seed, mix, flip_offline)| Op::Block { len, sig, seed, mix, flip_offline });
+        .prop_map(|(len, sig, seed, mix, flip_offline)| Op::Block {
+            len,
+            sig,
+            seed,
+            mix,
+            flip_offline,
+        });
     prop_oneof![
         12 => block,
         1 => Just(Op::Reset),
@@ -249,17 +267,29 @@ fn scenario_strategy(hostile: bool, max_ops: usize) -> impl Strategy<Value = Sce
                 prop_oneof![2 => Just(max_block), 1 => 1usize..=max_block],
             )
         })
-        .prop_map(|(rate, channels, buffers, max_block, offline_mode, initial, ops, null_after_reset, null_block)| Scenario {
-            rate,
-            channels,
-            buffers,
-            max_block,
-            offline_mode,
-            initial,
-            ops,
-            null_after_reset,
-            null_block,
-        })
+        .prop_map(
+            |(
+                rate,
+                channels,
+                buffers,
+                max_block,
+                offline_mode,
+                initial,
+                ops,
+                null_after_reset,
+                null_block,
+            )| Scenario {
+                rate,
+                channels,
+                buffers,
+                max_block,
+                offline_mode,
+                initial,
+                ops,
+                null_after_reset,
+                null_block,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +352,10 @@ fn music(idx: u64, c: usize, sr: f32, noise: f32) -> f32 {
     let root = [55.0f32, 65.4, 49.0, 73.4][bar as usize];
     let tt = t as f32;
     let bass = 0.25 * (TAU * root * tt).sin();
-    let chord: f32 = [2.0f32, 2.52, 3.0].iter().map(|m| 0.08 * (TAU * root * 4.0 * m * tt + c as f32).sin()).sum();
+    let chord: f32 = [2.0f32, 2.52, 3.0]
+        .iter()
+        .map(|m| 0.08 * (TAU * root * 4.0 * m * tt + c as f32).sin())
+        .sum();
     let kick = 0.5 * (-beat * 30.0).exp() * (TAU * 50.0 * beat * (1.0 - beat)).sin();
     let hat = if (t * 8.0).fract() < 0.02 { 0.2 * noise } else { 0.01 * noise };
     bass + chord + kick + hat
@@ -384,22 +417,36 @@ fn process_block(
     assert_no_alloc(|| eng.process(&mut chans[..buffers], mix, offline));
 }
 
-fn check_finite(buf: &[Vec<f32>], n_ch: usize, len: usize, what: &str) -> Result<(), TestCaseError> {
+fn check_finite(
+    buf: &[Vec<f32>],
+    n_ch: usize,
+    len: usize,
+    what: &str,
+) -> Result<(), TestCaseError> {
     for (c, ch) in buf.iter().take(n_ch).enumerate() {
         if let Some(i) = ch[..len].iter().position(|v| !v.is_finite()) {
-            return Err(TestCaseError::fail(format!("{what}: output channel {c} sample {i} is {}", ch[i])));
+            return Err(TestCaseError::fail(format!(
+                "{what}: output channel {c} sample {i} is {}",
+                ch[i]
+            )));
         }
     }
     Ok(())
 }
 
-fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_null: bool) -> Result<(), TestCaseError> {
+fn run_scenario(
+    sc: &Scenario,
+    neural: Option<&Neural>,
+    totals: &Totals,
+    check_null: bool,
+) -> Result<(), TestCaseError> {
     let sr = RATES[sc.rate];
     let stft = match neural {
         Some(n) => StftConfig::scaled(n.base, n.base_rate, sr as f64),
         None => StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64),
     };
-    let cfg = EngineConfig { sample_rate_hz: sr, channels: sc.channels, max_block: sc.max_block, stft };
+    let cfg =
+        EngineConfig { sample_rate_hz: sr, channels: sc.channels, max_block: sc.max_block, stft };
     let status = Arc::new(EngineStatus::default());
     let (requested, factory) = match neural {
         Some(n) => (EngineKind::Neural, Some(neural_factory(n.model.clone(), n.lib.clone()))),
@@ -462,10 +509,15 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
     let ramp_ms = if sc.null_after_reset {
         0.0
     } else {
-        let t = if max_transition.is_finite() { max_transition.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1) } else { 50.0 };
+        let t = if max_transition.is_finite() {
+            max_transition.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1)
+        } else {
+            50.0
+        };
         t.max(SMOOTHING_MS) + 1.0
     };
-    let settle = lat + (ramp_ms * 0.001 * sr).ceil() as usize + 2 * cfg.stft.n_fft + 4 * cfg.stft.hop;
+    let settle =
+        lat + (ramp_ms * 0.001 * sr).ceil() as usize + 2 * cfg.stft.n_fft + 4 * cfg.stft.hop;
     let measure = 8192.max(4 * cfg.stft.n_fft);
     let total = settle + measure;
     let mut x: Vec<Vec<f32>> = vec![Vec::with_capacity(total); out_ch];
@@ -493,7 +545,10 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
     // run may finish before the worker was even scheduled on a loaded machine, so give it time.
     let want = if neural.is_some() { EngineKind::Neural } else { EngineKind::Classic };
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while status.active_engine() != want && status.worker_running.load(Ordering::Relaxed) && Instant::now() < deadline {
+    while status.active_engine() != want
+        && status.worker_running.load(Ordering::Relaxed)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let running = status.worker_running.load(Ordering::Relaxed);
@@ -502,9 +557,15 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
     totals.calls.fetch_add(calls, Ordering::Relaxed);
     totals.samples.fetch_add(t0, Ordering::Relaxed);
     totals.resets.fetch_add(resets, Ordering::Relaxed);
-    totals.nonfinite_blocks.fetch_add(status.nonfinite_blocks.load(Ordering::Relaxed), Ordering::Relaxed);
-    totals.underrun_samples.fetch_add(status.underrun_samples.load(Ordering::Relaxed), Ordering::Relaxed);
-    totals.separator_faults.fetch_add(status.separator_faults.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
+        .nonfinite_blocks
+        .fetch_add(status.nonfinite_blocks.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
+        .underrun_samples
+        .fetch_add(status.underrun_samples.load(Ordering::Relaxed), Ordering::Relaxed);
+    totals
+        .separator_faults
+        .fetch_add(status.separator_faults.load(Ordering::Relaxed), Ordering::Relaxed);
     totals.hops.fetch_add(status.hops_processed.load(Ordering::Relaxed), Ordering::Relaxed);
     if violations != 0 {
         return Err(TestCaseError::fail(format!("{violations} allocation(s) on the audio thread")));
@@ -516,7 +577,10 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
         )));
     }
     if neural.is_some() && active != EngineKind::Neural {
-        return Err(TestCaseError::fail(format!("neural engine not active at the end ({active:?}): {}", status.message())));
+        return Err(TestCaseError::fail(format!(
+            "neural engine not active at the end ({active:?}): {}",
+            status.message()
+        )));
     }
     if check_null {
         let (mut sig, mut err, mut worst) = (0.0f64, 0.0f64, (0usize, 0.0f64));
@@ -549,11 +613,19 @@ fn run_scenario(sc: &Scenario, neural: Option<&Neural>, totals: &Totals, check_n
 
 /// `default` cases times `DEMIX_FUZZ_ITERS` (a multiplier, 1 when unset).
 fn iters(default: u32) -> u32 {
-    default * std::env::var("DEMIX_FUZZ_ITERS").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(1).max(1)
+    default
+        * std::env::var("DEMIX_FUZZ_ITERS")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1)
 }
 
 fn runner(default_cases: u32, salt: u64) -> TestRunner {
-    let seed = std::env::var("DEMIX_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0xDE41_F022u64);
+    let seed = std::env::var("DEMIX_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0xDE41_F022u64);
     let cases = iters(default_cases);
     eprintln!("seed {seed} (DEMIX_FUZZ_SEED), {cases} cases ({default_cases} x DEMIX_FUZZ_ITERS)");
     TestRunner::new(Config {
@@ -566,12 +638,21 @@ fn runner(default_cases: u32, salt: u64) -> TestRunner {
     })
 }
 
-fn run_all(name: &str, default_cases: u32, salt: u64, hostile: bool, max_ops: usize, neural: Option<Neural>) {
+fn run_all(
+    name: &str,
+    default_cases: u32,
+    salt: u64,
+    hostile: bool,
+    max_ops: usize,
+    neural: Option<Neural>,
+) {
     let t = Instant::now();
     let totals = Totals::default();
     let mut r = runner(default_cases, salt);
     // Hostile parameter values (NaN gains, wet 7, ...) only need to stay finite, not to null.
-    let result = r.run(&scenario_strategy(hostile, max_ops), |sc| run_scenario(&sc, neural.as_ref(), &totals, !hostile));
+    let result = r.run(&scenario_strategy(hostile, max_ops), |sc| {
+        run_scenario(&sc, neural.as_ref(), &totals, !hostile)
+    });
     totals.report(name, t);
     if let Err(e) = result {
         panic!("{name}: {e}");
@@ -592,11 +673,17 @@ fn hostile_parameter_values_keep_the_output_finite() {
 fn neural_engine_survives_random_audio_automation_and_resets() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model = manifest.join("tests/data/tiny.onnx");
-    let lib = match locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())]) {
+    let lib = match locate_ort_library(&[repo_cache_dir()
+        .canonicalize()
+        .unwrap_or_else(|_| repo_cache_dir())])
+    {
         Ok(l) => l,
         Err(e) => {
             // `cargo xtask test` fetched the runtime: there a missing one is a failure
-            assert!(std::env::var("DEMIX_STRICT_TESTS").as_deref() != Ok("1"), "ONNX Runtime not found: {e}");
+            assert!(
+                std::env::var("DEMIX_STRICT_TESTS").as_deref() != Ok("1"),
+                "ONNX Runtime not found: {e}"
+            );
             eprintln!("SKIPPED: {e}");
             return;
         }
@@ -612,8 +699,10 @@ fn neural_engine_survives_random_audio_automation_and_resets() {
 #[test]
 fn shaping_change_applies_during_a_long_offline_render() {
     let mut shaping = ShapingSettings::default();
-    shaping.deesser = DeEsserSettings { enabled: true, frequency_hz: 2000.0, threshold_db: 0.0, ratio: 5.0 };
-    let unity_full = MixSettings { wet: 0.0, mode: Mode::FullMix, transition_ms: 0.0, ..MixSettings::default() };
+    shaping.deesser =
+        DeEsserSettings { enabled: true, frequency_hz: 2000.0, threshold_db: 0.0, ratio: 5.0 };
+    let unity_full =
+        MixSettings { wet: 0.0, mode: Mode::FullMix, transition_ms: 0.0, ..MixSettings::default() };
     let sc = Scenario {
         rate: 3,
         channels: 1,

@@ -57,10 +57,14 @@ fn seed_models(include_large: bool) -> Vec<(String, Vec<u8>)> {
     let mut v = Vec::new();
     for name in ["tiny.onnx", "tiny_no_hop.onnx", "tiny_trap.onnx", "tiny_wrong_bins.onnx"] {
         let p = manifest().join("tests/data").join(name);
-        v.push((name.to_string(), std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))));
+        v.push((
+            name.to_string(),
+            std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        ));
     }
     let models = manifest().join("../models");
-    let large: &[&str] = if include_large { &["demix.onnx", "demix_fp32.onnx"] } else { &["demix.onnx"] };
+    let large: &[&str] =
+        if include_large { &["demix.onnx", "demix_fp32.onnx"] } else { &["demix.onnx"] };
     for name in large {
         match std::fs::read(models.join(name)) {
             Ok(b) => v.push((name.to_string(), b)),
@@ -272,8 +276,11 @@ fn put_entry(out: &mut Vec<u8>, k: &[u8], v: &[u8]) {
 /// Re-encodes `model` with its metadata entries edited; everything else byte-identical.
 fn rewrite_metadata(model: &[u8], edits: &[MetaEdit]) -> Vec<u8> {
     let fields = top_fields(model);
-    let mut meta: Vec<(Vec<u8>, Vec<u8>)> =
-        fields.iter().filter(|f| f.0 == 14).map(|f| entry_kv(&model[f.2.unwrap().0..f.2.unwrap().1])).collect();
+    let mut meta: Vec<(Vec<u8>, Vec<u8>)> = fields
+        .iter()
+        .filter(|f| f.0 == 14)
+        .map(|f| entry_kv(&model[f.2.unwrap().0..f.2.unwrap().1]))
+        .collect();
     for e in edits {
         if meta.is_empty() {
             break;
@@ -332,17 +339,24 @@ impl Counts {
 
 /// The parser/validator on `bytes`: must not panic; an error must carry a message.
 fn check_info(bytes: &[u8], counts: &Counts) -> Result<bool, TestCaseError> {
-    let r = std::panic::catch_unwind(|| model_info_from_bytes(bytes, Path::new("fuzz.onnx")).map_err(|e| e.to_string()));
+    let r = std::panic::catch_unwind(|| {
+        model_info_from_bytes(bytes, Path::new("fuzz.onnx")).map_err(|e| e.to_string())
+    });
     counts.execs.fetch_add(1, Ordering::Relaxed);
     match r {
-        Err(_) => Err(TestCaseError::fail(format!("model_info_from_bytes panicked on {} bytes", bytes.len()))),
+        Err(_) => Err(TestCaseError::fail(format!(
+            "model_info_from_bytes panicked on {} bytes",
+            bytes.len()
+        ))),
         Ok(Ok(info)) => {
             counts.accepted.fetch_add(1, Ordering::Relaxed);
             // Whatever was accepted must be usable: a sane STFT at every host rate.
             for sr in [44100.0, 48000.0, 96000.0, 192000.0] {
                 let s = info.stft_for_rate(sr);
                 if s.hop == 0 || s.n_fft != 4 * s.hop {
-                    return Err(TestCaseError::fail(format!("accepted model gives STFT {s:?} at {sr} Hz")));
+                    return Err(TestCaseError::fail(format!(
+                        "accepted model gives STFT {s:?} at {sr} Hz"
+                    )));
                 }
             }
             Ok(true)
@@ -363,15 +377,22 @@ struct Ort {
 }
 
 fn ort(tag: &str) -> Option<Ort> {
-    match locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())]) {
+    match locate_ort_library(&[repo_cache_dir()
+        .canonicalize()
+        .unwrap_or_else(|_| repo_cache_dir())])
+    {
         Ok(lib) => {
-            let dir = std::env::temp_dir().join(format!("demix-fuzz-loader-{}-{tag}", std::process::id()));
+            let dir = std::env::temp_dir()
+                .join(format!("demix-fuzz-loader-{}-{tag}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             Some(Ort { lib, dir })
         }
         Err(e) => {
             // `cargo xtask test` fetched the runtime: there a missing one is a failure
-            assert!(std::env::var("DEMIX_STRICT_TESTS").as_deref() != Ok("1"), "ONNX Runtime not found: {e}");
+            assert!(
+                std::env::var("DEMIX_STRICT_TESTS").as_deref() != Ok("1"),
+                "ONNX Runtime not found: {e}"
+            );
             eprintln!("SKIPPED (ONNX Runtime part): {e}");
             None
         }
@@ -389,8 +410,15 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut sep = factory(stft, 2)?;
         let bins = stft.bins();
-        let data: Vec<Complex32> = (0..2 * bins).map(|k| Complex32::new((k as f32 * 0.1).sin(), 0.3)).collect();
-        let frame = Frame { data: &data, channels: 2, bins, sample_rate_hz: 44100.0 * stft.n_fft as f32 / 1024.0, n_fft: stft.n_fft };
+        let data: Vec<Complex32> =
+            (0..2 * bins).map(|k| Complex32::new((k as f32 * 0.1).sin(), 0.3)).collect();
+        let frame = Frame {
+            data: &data,
+            channels: 2,
+            bins,
+            sample_rate_hz: 44100.0 * stft.n_fft as f32 / 1024.0,
+            n_fft: stft.n_fft,
+        };
         let mut out = vec![Complex32::new(0.0, 0.0); N_STEMS * 2 * bins];
         let mut masks = Masks { data: &mut out, channels: 2, bins };
         // An inference error is an acceptable outcome; only a panic is not.
@@ -400,7 +428,10 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
     counts.execs.fetch_add(1, Ordering::Relaxed);
     let _ = std::fs::remove_file(&path);
     match r {
-        Err(_) => Err(TestCaseError::fail(format!("the separator factory panicked ({tag}, {} bytes)", bytes.len()))),
+        Err(_) => Err(TestCaseError::fail(format!(
+            "the separator factory panicked ({tag}, {} bytes)",
+            bytes.len()
+        ))),
         Ok(Ok(())) => {
             counts.ort_loaded.fetch_add(1, Ordering::Relaxed);
             Ok(())
@@ -425,7 +456,8 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
 fn seed_models_parse_and_metadata_rewriting_is_lossless() {
     for (name, bytes) in seed_models(true) {
         let a = model_info_from_bytes(&bytes, Path::new(&name)).map_err(|e| e.to_string());
-        let b = model_info_from_bytes(&rewrite_metadata(&bytes, &[]), Path::new(&name)).map_err(|e| e.to_string());
+        let b = model_info_from_bytes(&rewrite_metadata(&bytes, &[]), Path::new(&name))
+            .map_err(|e| e.to_string());
         assert_eq!(a, b, "{name}: re-encoding the metadata changed the outcome");
     }
 }
@@ -506,14 +538,33 @@ fn mangled_metadata_is_rejected_with_a_message_naming_the_key() {
         .filter(|f| f.0 == 14)
         .map(|f| String::from_utf8(entry_kv(&tiny[f.2.unwrap().0..f.2.unwrap().1]).0).unwrap())
         .collect();
-    let values = ["", " ", "0", "-1", "+44100", "4294967296", "18446744073709551616", "1e3", "NaN", "0x400", "hamming", "2", "16", "65536"];
+    let values = [
+        "",
+        " ",
+        "0",
+        "-1",
+        "+44100",
+        "4294967296",
+        "18446744073709551616",
+        "1e3",
+        "NaN",
+        "0x400",
+        "hamming",
+        "2",
+        "16",
+        "65536",
+    ];
     let mut n = 0;
     for key in REQUIRED_KEYS {
-        let i = keys.iter().position(|k| k == key).unwrap_or_else(|| panic!("tiny.onnx lacks {key}"));
+        let i =
+            keys.iter().position(|k| k == key).unwrap_or_else(|| panic!("tiny.onnx lacks {key}"));
         for v in values {
             let bytes = rewrite_metadata(&tiny, &[MetaEdit::Set(i, v.to_string())]);
             match model_info_from_bytes(&bytes, Path::new("m.onnx")) {
-                Ok(info) => assert!(v.trim().parse::<u64>().is_ok() || key.ends_with("sha256"), "{key}={v:?} accepted: {info:?}"),
+                Ok(info) => assert!(
+                    v.trim().parse::<u64>().is_ok() || key.ends_with("sha256"),
+                    "{key}={v:?} accepted: {info:?}"
+                ),
                 Err(e) => {
                     let msg = e.to_string();
                     assert!(msg.contains("demix.") || msg.contains("tensor"), "{key}={v:?}: {msg}");
@@ -522,7 +573,9 @@ fn mangled_metadata_is_rejected_with_a_message_naming_the_key() {
             n += 1;
         }
         let bytes = rewrite_metadata(&tiny, &[MetaEdit::Remove(i)]);
-        let msg = model_info_from_bytes(&bytes, Path::new("m.onnx")).expect_err("missing key").to_string();
+        let msg = model_info_from_bytes(&bytes, Path::new("m.onnx"))
+            .expect_err("missing key")
+            .to_string();
         assert!(msg.contains(key), "{msg}");
     }
     eprintln!("mangled metadata: {n} executions");
@@ -535,7 +588,8 @@ fn corrupted_models_through_onnx_runtime_give_errors_not_crashes() {
     let counts = Counts::default();
     // The tiny models load in a few ms, so they get most of the ONNX Runtime budget; the
     // shipped model (0.8 MB, int8) a handful of cases.
-    let tiny = seed_models(false).into_iter().filter(|(n, _)| n.starts_with("tiny")).collect::<Vec<_>>();
+    let tiny =
+        seed_models(false).into_iter().filter(|(n, _)| n.starts_with("tiny")).collect::<Vec<_>>();
     let mut r = runner(500 * scale(), 21);
     let result = r.run(&(0..tiny.len(), mutation_strategy()), |(m, mutation)| {
         check_factory(&o, &apply(&tiny[m].1, &mutation), "tiny", &counts)
@@ -552,7 +606,8 @@ fn corrupted_models_through_onnx_runtime_give_errors_not_crashes() {
             let mut b = base.clone();
             b[i] ^= mask;
             if model_info_from_bytes(&b, Path::new("x.onnx")).is_ok() {
-                check_factory(&o, &b, "flip", &counts).unwrap_or_else(|e| panic!("flip {mask:#x} at {i}: {e}"));
+                check_factory(&o, &b, "flip", &counts)
+                    .unwrap_or_else(|e| panic!("flip {mask:#x} at {i}: {e}"));
             }
         }
     }
@@ -561,7 +616,9 @@ fn corrupted_models_through_onnx_runtime_give_errors_not_crashes() {
         let t = Instant::now();
         let counts = Counts::default();
         let mut r = runner(20 * scale(), 22);
-        let result = r.run(&mutation_strategy(), |mutation| check_factory(&o, &apply(&big, &mutation), "demix", &counts));
+        let result = r.run(&mutation_strategy(), |mutation| {
+            check_factory(&o, &apply(&big, &mutation), "demix", &counts)
+        });
         counts.report("ONNX Runtime (models/demix.onnx)", t);
         if let Err(e) = result {
             panic!("{e}");
@@ -591,14 +648,19 @@ fn special_files_are_rejected_without_blocking() {
         let (p2, lib2) = (p.clone(), lib.clone());
         std::thread::spawn(move || {
             let info = load_model_info(&p2).map(|_| ()).map_err(|e| e.to_string());
-            let factory = lib2.map(|l| neural_factory(p2, l)(StftConfig::DEFAULT_44K, 2).map(|_| ()));
+            let factory =
+                lib2.map(|l| neural_factory(p2, l)(StftConfig::DEFAULT_44K, 2).map(|_| ()));
             let _ = tx.send((info, factory));
         });
         let (info, factory) = rx
             .recv_timeout(std::time::Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("loading {} did not return within 20 s", p.display()));
         let e = info.expect_err("special file accepted");
-        assert!(e.contains("not a regular file") || e.contains("cannot read"), "{}: {e}", p.display());
+        assert!(
+            e.contains("not a regular file") || e.contains("cannot read"),
+            "{}: {e}",
+            p.display()
+        );
         if let Some(f) = factory {
             assert!(f.is_err(), "{}: factory accepted it", p.display());
         }

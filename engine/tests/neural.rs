@@ -24,7 +24,9 @@ fn data(name: &str) -> PathBuf {
 
 fn ort_lib() -> PathBuf {
     locate_ort_library(&[repo_cache_dir().canonicalize().unwrap_or_else(|_| repo_cache_dir())])
-        .unwrap_or_else(|e| panic!("{e}\n(the neural tests need ONNX Runtime: run `cargo xtask fetch-ort`)"))
+        .unwrap_or_else(|e| {
+            panic!("{e}\n(the neural tests need ONNX Runtime: run `cargo xtask fetch-ort`)")
+        })
 }
 
 fn tiny() -> NeuralSeparator {
@@ -41,7 +43,14 @@ fn test_frame(t: usize, ch: usize, bins: usize) -> Vec<Complex32> {
         .collect()
 }
 
-fn run_frame(sep: &mut dyn Separator, spec: &[Complex32], ch: usize, bins: usize, sr: f32, n_fft: usize) -> Result<Vec<Complex32>, String> {
+fn run_frame(
+    sep: &mut dyn Separator,
+    spec: &[Complex32],
+    ch: usize,
+    bins: usize,
+    sr: f32,
+    n_fft: usize,
+) -> Result<Vec<Complex32>, String> {
     let frame = Frame { data: spec, channels: ch, bins, sample_rate_hz: sr, n_fft };
     let mut out = vec![Complex32::new(0.0, 0.0); N_STEMS * ch * bins];
     let mut masks = Masks { data: &mut out, channels: ch, bins };
@@ -107,11 +116,19 @@ fn fixture() -> Option<Fixture> {
     let dir = repo().join("models/fixtures");
     let (json, bin) = (dir.join("reference.json"), dir.join("reference.bin"));
     // committed with the model (models/CONTRACT.md): missing means a broken checkout, not a skip
-    assert!(json.exists() && bin.exists(), "{} / reference.bin missing (demix-export writes them)", json.display());
+    assert!(
+        json.exists() && bin.exists(),
+        "{} / reference.bin missing (demix-export writes them)",
+        json.display()
+    );
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let tol = |m: &str| j["models"][m]["tolerance"].as_f64().unwrap_or_else(|| panic!("no tolerance for {m}")) as f32;
+    let tol = |m: &str| {
+        j["models"][m]["tolerance"].as_f64().unwrap_or_else(|| panic!("no tolerance for {m}"))
+            as f32
+    };
     let bytes = std::fs::read(&bin).unwrap();
-    let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let values: Vec<f32> =
+        bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     let f = Fixture {
         frames: j["frames"].as_u64().unwrap() as usize,
         bins: j["bins"].as_u64().unwrap() as usize,
@@ -121,7 +138,11 @@ fn fixture() -> Option<Fixture> {
         values,
     };
     let per = 4 * f.bins;
-    assert_eq!(f.values.len(), f.frames * per * (1 + 2 * f.stems), "reference.bin size disagrees with reference.json");
+    assert_eq!(
+        f.values.len(),
+        f.frames * per * (1 + 2 * f.stems),
+        "reference.bin size disagrees with reference.json"
+    );
     Some(f)
 }
 
@@ -141,15 +162,21 @@ fn parity(model: &str, which: usize) -> Option<(f32, f32)> {
         let spec = &f.values[t * per_in..(t + 1) * per_in];
         let frame: Vec<Complex32> = (0..2)
             .flat_map(|c| (0..f.bins).map(move |k| (c, k)))
-            .map(|(c, k)| Complex32::new(spec[(c * 2) * f.bins + k], spec[(c * 2 + 1) * f.bins + k]))
+            .map(|(c, k)| {
+                Complex32::new(spec[(c * 2) * f.bins + k], spec[(c * 2 + 1) * f.bins + k])
+            })
             .collect();
-        let mut got = run_frame(&mut sep, &frame, 2, f.bins, info.sample_rate as f32, info.n_fft).unwrap();
+        let mut got =
+            run_frame(&mut sep, &frame, 2, f.bins, info.sample_rate as f32, info.n_fft).unwrap();
         project_sum_to_one(&mut Masks { data: &mut got, channels: 2, bins: f.bins });
         let exp = &f.values[masks_base + t * per_mask..][..per_mask];
         for (s, &ms) in info.model_stem_index.iter().enumerate() {
             for c in 0..2 {
                 for k in 0..f.bins {
-                    let e = Complex32::new(exp[((ms * 2 + c) * 2) * f.bins + k], exp[((ms * 2 + c) * 2 + 1) * f.bins + k]);
+                    let e = Complex32::new(
+                        exp[((ms * 2 + c) * 2) * f.bins + k],
+                        exp[((ms * 2 + c) * 2 + 1) * f.bins + k],
+                    );
                     let g = got[(s * 2 + c) * f.bins + k];
                     assert!(g.re.is_finite() && g.im.is_finite());
                     worst = worst.max((g.re - e.re).abs()).max((g.im - e.im).abs());
@@ -337,7 +364,11 @@ fn corrupt_and_truncated_models_are_rejected() {
         let e = load_err(&p);
         eprintln!("{name}: {e}");
         assert!(
-            matches!(e, NeuralError::Model(ModelError::Corrupt { .. }) | NeuralError::Model(ModelError::MissingMetadata { .. })),
+            matches!(
+                e,
+                NeuralError::Model(ModelError::Corrupt { .. })
+                    | NeuralError::Model(ModelError::MissingMetadata { .. })
+            ),
             "{name}: {e}"
         );
     }
@@ -357,25 +388,38 @@ fn corrupt_and_truncated_models_are_rejected() {
 #[test]
 fn missing_metadata_names_the_key() {
     let e = load_err(&data("tiny_no_hop.onnx"));
-    assert!(matches!(e, NeuralError::Model(ModelError::MissingMetadata { key: "demix.hop" })), "{e}");
+    assert!(
+        matches!(e, NeuralError::Model(ModelError::MissingMetadata { key: "demix.hop" })),
+        "{e}"
+    );
     assert!(e.to_string().contains("demix.hop"), "{e}");
 }
 
 #[test]
 fn shapes_disagreeing_with_metadata_name_the_tensor() {
     let e = load_err(&data("tiny_wrong_bins.onnx"));
-    assert!(matches!(&e, NeuralError::Model(ModelError::BadTensor { name, .. }) if name == "spec"), "{e}");
+    assert!(
+        matches!(&e, NeuralError::Model(ModelError::BadTensor { name, .. }) if name == "spec"),
+        "{e}"
+    );
     assert!(e.to_string().contains("`spec`"), "{e}");
 }
 
 #[test]
 fn missing_library_is_a_clear_error() {
-    let e = NeuralSeparator::load(&data("tiny.onnx"), Path::new("/nonexistent/libonnxruntime.so.1.31.1"), 2)
-        .err()
-        .expect("must fail");
+    let e = NeuralSeparator::load(
+        &data("tiny.onnx"),
+        Path::new("/nonexistent/libonnxruntime.so.1.31.1"),
+        2,
+    )
+    .err()
+    .expect("must fail");
     assert!(matches!(e, NeuralError::Runtime(_)), "{e}");
     assert!(e.to_string().contains("/nonexistent/libonnxruntime.so.1.31.1"), "{e}");
-    assert!(locate_ort_library(&[PathBuf::from("/nonexistent")]).is_err() || std::env::var_os("DEMIX_ORT_LIB").is_some());
+    assert!(
+        locate_ort_library(&[PathBuf::from("/nonexistent")]).is_err()
+            || std::env::var_os("DEMIX_ORT_LIB").is_some()
+    );
     // The factory turns it into the message the worker shows.
     let f = neural_factory(data("tiny.onnx"), PathBuf::from("/nonexistent/libonnxruntime.so"));
     let msg = f(StftConfig::DEFAULT_44K, 2).err().expect("must fail");
@@ -416,11 +460,22 @@ fn offline_separation_with_the_neural_engine_sums_to_the_input() {
     let chans: Vec<Vec<f32>> = (0..2)
         .map(|c| (0..n).map(|i| ((i as f32) * 0.031 * (c + 1) as f32).sin() * 0.4).collect())
         .collect();
-    let stems = demix_engine::offline::separate(&chans, 44100.0, StftConfig::DEFAULT_44K, &mut sep, &Default::default(), |_| {});
+    let stems = demix_engine::offline::separate(
+        &chans,
+        44100.0,
+        StftConfig::DEFAULT_44K,
+        &mut sep,
+        &Default::default(),
+        |_| {},
+    );
     for c in 0..2 {
         for i in 2048..n - 2048 {
             let sum: f32 = (0..N_STEMS).map(|s| stems[s][c][i]).sum();
-            assert!((sum - chans[c][i]).abs() < 1e-4, "ch {c} sample {i}: {sum} vs {}", chans[c][i]);
+            assert!(
+                (sum - chans[c][i]).abs() < 1e-4,
+                "ch {c} sample {i}: {sum} vs {}",
+                chans[c][i]
+            );
         }
     }
 }
@@ -428,18 +483,36 @@ fn offline_separation_with_the_neural_engine_sums_to_the_input() {
 // ---------------------------------------------------------------------------------------------
 // Through the real-time engine and its worker thread.
 
-fn realtime_run(model: &Path, sr: f32) -> (demix_engine::realtime::RealtimeEngine, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+fn realtime_run(
+    model: &Path,
+    sr: f32,
+) -> (demix_engine::realtime::RealtimeEngine, Vec<Vec<f32>>, Vec<Vec<f32>>) {
     use demix_engine::mixer::MixSettings;
     use demix_engine::realtime::{EngineConfig, RealtimeEngine};
     use demix_engine::status::{EngineKind, EngineStatus};
     use std::sync::Arc;
-    let stft = load_model_info(model).map(|i| i.stft_for_rate(sr as f64)).unwrap_or(StftConfig::DEFAULT_44K);
+    let stft = load_model_info(model)
+        .map(|i| i.stft_for_rate(sr as f64))
+        .unwrap_or(StftConfig::DEFAULT_44K);
     let cfg = EngineConfig { sample_rate_hz: sr, channels: 2, max_block: 512, stft };
     let factory = neural_factory(model.to_path_buf(), ort_lib());
-    let mut eng = RealtimeEngine::new(cfg, &MixSettings::default(), EngineKind::Neural, Some(factory), Arc::new(EngineStatus::default()));
+    let mut eng = RealtimeEngine::new(
+        cfg,
+        &MixSettings::default(),
+        EngineKind::Neural,
+        Some(factory),
+        Arc::new(EngineStatus::default()),
+    );
     let len = sr as usize;
     let x: Vec<Vec<f32>> = (0..2)
-        .map(|c| (0..len).map(|i| 0.3 * ((i as f32) * 0.02 * (c + 1) as f32).sin() + 0.05 * ((i * 7919 % 101) as f32 / 50.0 - 1.0)).collect())
+        .map(|c| {
+            (0..len)
+                .map(|i| {
+                    0.3 * ((i as f32) * 0.02 * (c + 1) as f32).sin()
+                        + 0.05 * ((i * 7919 % 101) as f32 / 50.0 - 1.0)
+                })
+                .collect()
+        })
         .collect();
     let mut y = x.clone();
     let mut start = 0;

@@ -33,7 +33,8 @@ fn signal(n: usize) -> Vec<f32> {
         seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
         let noise = (seed >> 9) as f32 / (1u32 << 23) as f32 - 0.5;
         let click = (-((i % 11025) as f32) / 300.0).exp() * noise;
-        let tone = 0.2 * (2.0 * std::f32::consts::PI * 110.0 * t).sin() + 0.1 * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
+        let tone = 0.2 * (2.0 * std::f32::consts::PI * 110.0 * t).sin()
+            + 0.1 * (2.0 * std::f32::consts::PI * 440.0 * t).sin();
         out.push(tone + 0.3 * click + 0.02 * noise);
         out.push(0.8 * tone - 0.3 * click + 0.02 * noise);
     }
@@ -103,7 +104,10 @@ fn worker_rtf_int8_fp32_classic() {
         if cfg!(debug_assertions) { "DEBUG (numbers meaningless)" } else { "release" }
     );
     println!("ONNX Runtime: {}", lib.display());
-    println!("{:<30} {:>10} {:>10} {:>10} {:>8} {:>10}", "separator / measure", "mean µs", "p50 µs", "p99 µs", "RTF", "vs classic");
+    println!(
+        "{:<30} {:>10} {:>10} {:>10} {:>8} {:>10}",
+        "separator / measure", "mean µs", "p50 µs", "p99 µs", "RTF", "vs classic"
+    );
 
     let mut classic = ClassicSeparator::new(StftConfig::DEFAULT_44K.bins());
     let c = bench_full_hop(&mut classic, &input, n_hops);

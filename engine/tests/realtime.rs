@@ -19,7 +19,13 @@ fn engine(sr: f32, channels: usize, max_block: usize) -> RealtimeEngine {
         max_block,
         stft: StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64),
     };
-    RealtimeEngine::new(cfg, &MixSettings::default(), EngineKind::Classic, None, Arc::new(EngineStatus::default()))
+    RealtimeEngine::new(
+        cfg,
+        &MixSettings::default(),
+        EngineKind::Classic,
+        None,
+        Arc::new(EngineStatus::default()),
+    )
 }
 
 /// A stereo test signal: tones, noise and transients.
@@ -33,7 +39,8 @@ fn signal(len: usize, sr: f32) -> Vec<Vec<f32>> {
                     let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
                     let t = i as f32 / sr;
                     let burst = if (i % (sr as usize / 4)) < 400 { noise } else { 0.05 * noise };
-                    0.3 * (2.0 * std::f32::consts::PI * (220.0 + 110.0 * c as f32) * t).sin() + 0.4 * burst
+                    0.3 * (2.0 * std::f32::consts::PI * (220.0 + 110.0 * c as f32) * t).sin()
+                        + 0.4 * burst
                 })
                 .collect()
         })
@@ -41,7 +48,13 @@ fn signal(len: usize, sr: f32) -> Vec<Vec<f32>> {
 }
 
 /// Runs `x` through the engine in blocks of `block` samples; returns the output.
-fn run(eng: &mut RealtimeEngine, x: &[Vec<f32>], block: usize, settings: &MixSettings, offline: bool) -> Vec<Vec<f32>> {
+fn run(
+    eng: &mut RealtimeEngine,
+    x: &[Vec<f32>],
+    block: usize,
+    settings: &MixSettings,
+    offline: bool,
+) -> Vec<Vec<f32>> {
     let mut y = x.to_vec();
     let len = x[0].len();
     let ch = x.len();
@@ -82,7 +95,10 @@ fn unity_gains_null_against_input_delayed_by_reported_latency() {
             let underruns = eng.status().underrun_samples.load(Ordering::Relaxed);
             assert_eq!(underruns, 0, "offline render must not fall back to dry");
             assert!(db <= -100.0, "sr {sr} block {block}: null {db:.1} dB");
-            eprintln!("sr {sr} block {block}: latency {} samples, null {db:.1} dB", eng.latency_samples());
+            eprintln!(
+                "sr {sr} block {block}: latency {} samples, null {db:.1} dB",
+                eng.latency_samples()
+            );
         }
     }
 }
@@ -169,7 +185,12 @@ fn shaping_options_keep_output_finite_and_change_it() {
     let sr = 44100.0;
     let x = signal(sr as usize, sr);
     let mut eng = engine(sr, 2, 256);
-    let mut shaping = ShapingSettings { bleed_artifacts: 1.0, vocal_coherent_stereo: true, bass_mono_below_hz: 150.0, ..Default::default() };
+    let mut shaping = ShapingSettings {
+        bleed_artifacts: 1.0,
+        vocal_coherent_stereo: true,
+        bass_mono_below_hz: 150.0,
+        ..Default::default()
+    };
     shaping.deesser.enabled = true;
     shaping.gate.enabled = true;
     eng.set_shaping(&shaping);
@@ -179,7 +200,12 @@ fn shaping_options_keep_output_finite_and_change_it() {
     let mut eng = engine(sr, 2, 256);
     let plain = run(&mut eng, &x, 256, &solo_vocals, true);
     assert!(shaped.iter().flatten().all(|v| v.is_finite()));
-    let diff: f64 = shaped.iter().flatten().zip(plain.iter().flatten()).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    let diff: f64 = shaped
+        .iter()
+        .flatten()
+        .zip(plain.iter().flatten())
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
     assert!(diff > 1e-6 * energy(&plain), "shaping changed nothing");
 }
 
@@ -202,7 +228,12 @@ fn stereo_refinement_changes_the_stems_and_keeps_the_null() {
         eng.set_shaping(&shaping);
         vocals.push(run(&mut eng, &x, 256, &solo_vocals, true));
     }
-    let diff: f64 = vocals[0].iter().flatten().zip(vocals[1].iter().flatten()).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+    let diff: f64 = vocals[0]
+        .iter()
+        .flatten()
+        .zip(vocals[1].iter().flatten())
+        .map(|(a, b)| ((a - b) as f64).powi(2))
+        .sum();
     assert!(diff > 1e-4 * energy(&vocals[1]), "stereo refinement changed nothing");
 }
 
@@ -272,8 +303,10 @@ fn run_with_stems(
     while start < len {
         let n = block.min(len - start);
         let mut chans: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..start + n]).collect();
-        let mut bus_chans: Vec<Vec<&mut [f32]>> =
-            stems.iter_mut().map(|s| s.iter_mut().map(|c| &mut c[start..start + n]).collect()).collect();
+        let mut bus_chans: Vec<Vec<&mut [f32]>> = stems
+            .iter_mut()
+            .map(|s| s.iter_mut().map(|c| &mut c[start..start + n]).collect())
+            .collect();
         let mut buses: Vec<&mut [&mut [f32]]> = bus_chans.iter_mut().map(|b| &mut b[..]).collect();
         eng.process_with_stems(&mut chans, &mut buses, settings, true);
         start += n;
@@ -306,20 +339,33 @@ fn stem_buses_sum_to_the_main_output_at_unity() {
             let x = signal(sr as usize * 3 / 2, sr);
             let (y, stems) = run_with_stems(&mut eng, &x, block, &MixSettings::default(), 2);
             let err = stem_sum_error(&y, &stems, lat);
-            let energies: Vec<f64> = stems.iter().map(|s| stem_energy(s, lat..x[0].len())).collect();
+            let energies: Vec<f64> =
+                stems.iter().map(|s| stem_energy(s, lat..x[0].len())).collect();
             let main_energy = energy(&y);
             eprintln!(
                 "sr {sr} block {block}: max |main - sum of stem buses| after latency {err:.2e}; \
                  stem bus energies {energies:.2?} (main {main_energy:.2})"
             );
-            assert!(err <= 1e-5, "sr {sr} block {block}: stem buses do not sum to the main bus ({err:e})");
+            assert!(
+                err <= 1e-5,
+                "sr {sr} block {block}: stem buses do not sum to the main bus ({err:e})"
+            );
             // Before the first stem frame the main bus plays the delayed dry signal and every
             // stem bus is silent.
-            assert!(stems.iter().flatten().all(|c| c[..lat].iter().all(|&v| v == 0.0)), "stem buses before the latency");
-            assert!(energies.iter().filter(|&&e| e > 1e-3 * main_energy).count() >= 2, "stem buses carry no signal");
+            assert!(
+                stems.iter().flatten().all(|c| c[..lat].iter().all(|&v| v == 0.0)),
+                "stem buses before the latency"
+            );
+            assert!(
+                energies.iter().filter(|&&e| e > 1e-3 * main_energy).count() >= 2,
+                "stem buses carry no signal"
+            );
             // And the main output is unchanged by asking for stems.
             let mut plain = engine(sr, 2, block);
-            assert!(run(&mut plain, &x, block, &MixSettings::default(), true) == y, "main bus differs from process()");
+            assert!(
+                run(&mut plain, &x, block, &MixSettings::default(), true) == y,
+                "main bus differs from process()"
+            );
         }
     }
 }
@@ -339,7 +385,9 @@ fn muted_stem_bus_is_silent_and_the_others_unchanged() {
     let settled = lat.max(2205);
     let drums_unity = stem_energy(&unity[1], settled..x[0].len());
     let drums_muted = stem_energy(&stems[1], settled..x[0].len());
-    eprintln!("drums bus energy after the mute ramp: unity {drums_unity:.3}, muted {drums_muted:e}");
+    eprintln!(
+        "drums bus energy after the mute ramp: unity {drums_unity:.3}, muted {drums_muted:e}"
+    );
     assert!(drums_unity > 1e-3, "drums bus silent at unity");
     assert_eq!(drums_muted, 0.0, "muted drums bus is not silent");
     for s in [0, 2, 3] {
@@ -375,7 +423,10 @@ fn dry_wet_and_bypass_leave_the_stem_buses_post_fader() {
     // Bypass silences the stem buses (the main bus plays the delayed dry signal).
     let bypass = MixSettings { bypass: true, ..MixSettings::default() };
     let (y, stems) = run_with_stems(&mut engine(sr, 2, 512), &x, 512, &bypass, 2);
-    assert!(stems.iter().flatten().flatten().all(|&v| v == 0.0), "bypass must silence the stem buses");
+    assert!(
+        stems.iter().flatten().flatten().all(|&v| v == 0.0),
+        "bypass must silence the stem buses"
+    );
     assert!(null_db(&x, &y, 1024 + 512) <= -100.0);
     // -6 dB on the bass fader: the bass bus is the unity bass bus at half amplitude.
     let mut quiet = MixSettings::default();
@@ -401,7 +452,10 @@ fn mono_engine_fills_mono_and_stereo_stem_buses() {
     assert!(err <= 1e-5);
     let (_, stereo) = run_with_stems(&mut engine(sr, 1, 100), &x, 100, &MixSettings::default(), 2);
     for s in 0..4 {
-        assert!(stereo[s][0] == mono[s][0] && stereo[s][1] == mono[s][0], "stereo bus of a mono engine, stem {s}");
+        assert!(
+            stereo[s][0] == mono[s][0] && stereo[s][1] == mono[s][0],
+            "stereo bus of a mono engine, stem {s}"
+        );
     }
 }
 
@@ -427,8 +481,10 @@ fn process_with_stems_never_allocates() {
         // The slice tables are built outside the checked region (a host hands them over ready).
         let (l, r) = y.split_at_mut(1);
         let mut chans: [&mut [f32]; 2] = [&mut l[0][start..start + n], &mut r[0][start..start + n]];
-        let mut bus_chans: Vec<Vec<&mut [f32]>> =
-            stems.iter_mut().map(|s| s.iter_mut().map(|c| &mut c[start..start + n]).collect()).collect();
+        let mut bus_chans: Vec<Vec<&mut [f32]>> = stems
+            .iter_mut()
+            .map(|s| s.iter_mut().map(|c| &mut c[start..start + n]).collect())
+            .collect();
         let mut buses: Vec<&mut [&mut [f32]]> = bus_chans.iter_mut().map(|b| &mut b[..]).collect();
         // Fewer buses than stems (k odd) are fine too.
         let count = if k % 2 == 1 { 3 } else { 4 };

@@ -22,12 +22,13 @@ use nice_plug::editor::ResizeHint;
 use nice_plug::prelude::*;
 use nice_plug_egui::resizable_window::ResizableWindow;
 use nice_plug_egui::{
-    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
+    create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp,
+    RepaintNotifier,
 };
 
 use crate::params::{
-    format_gain_db, DemixParams, EngineChoice, ModeChoice, EDITOR_DEFAULT_SIZE, EDITOR_MAX_SIZE, EDITOR_MIN_SIZE,
-    GAIN_FLOOR_DB, GAIN_MAX_DB, STEM_LABELS,
+    format_gain_db, DemixParams, EngineChoice, ModeChoice, EDITOR_DEFAULT_SIZE, EDITOR_MAX_SIZE,
+    EDITOR_MIN_SIZE, GAIN_FLOOR_DB, GAIN_MAX_DB, STEM_LABELS,
 };
 use crate::Shared;
 
@@ -63,12 +64,10 @@ pub fn create(params: Arc<DemixParams>, shared: Arc<Shared>) -> Option<DemixEdit
         notifier.clone(),
         EguiNiceSettings::new()
             .with_tile("demix")
-            .with_resize_hint(
-                ResizeHint::resizable().with_min_max_logical_size(
-                    Some(LogicalSize::new(EDITOR_MIN_SIZE.0, EDITOR_MIN_SIZE.1)),
-                    Some(LogicalSize::new(EDITOR_MAX_SIZE.0, EDITOR_MAX_SIZE.1)),
-                ),
-            )
+            .with_resize_hint(ResizeHint::resizable().with_min_max_logical_size(
+                Some(LogicalSize::new(EDITOR_MIN_SIZE.0, EDITOR_MIN_SIZE.1)),
+                Some(LogicalSize::new(EDITOR_MAX_SIZE.0, EDITOR_MAX_SIZE.1)),
+            ))
             .with_repaint_poll_interval(Duration::from_millis(33)),
         DemixApp {
             params,
@@ -111,7 +110,10 @@ fn meter_step(shown: f32, peak_lin: f32) -> f32 {
 /// Whether the engine message means something is wrong (shown as a red banner).
 pub fn message_is_error(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    m.contains("unavailable") || m.contains("error") || m.contains("could not") || m.contains("failed")
+    m.contains("unavailable")
+        || m.contains("error")
+        || m.contains("could not")
+        || m.contains("failed")
 }
 
 /// Wraps a control's edit in the host's automation gesture: a drag is one begin/end gesture;
@@ -154,7 +156,13 @@ fn reset_float(setter: &ParamSetter, param: &FloatParam) {
 
 /// One row of a control grid: label, slider over the parameter's normalised range (so skewed
 /// ranges feel right) and the value with its unit. Double-click resets to the default.
-fn param_row(ui: &mut egui::Ui, setter: &ParamSetter, param: &FloatParam, label: &str, enabled: bool) {
+fn param_row(
+    ui: &mut egui::Ui,
+    setter: &ParamSetter,
+    param: &FloatParam,
+    label: &str,
+    enabled: bool,
+) {
     ui.add_enabled_ui(enabled, |ui| {
         ui.add_sized([LABEL_WIDTH, 18.0], egui::Label::new(label).truncate());
     });
@@ -170,7 +178,12 @@ fn param_row(ui: &mut egui::Ui, setter: &ParamSetter, param: &FloatParam, label:
 }
 
 /// A toggle for a bool parameter as a selectable button.
-fn bool_button(ui: &mut egui::Ui, setter: &ParamSetter, param: &BoolParam, text: &str) -> egui::Response {
+fn bool_button(
+    ui: &mut egui::Ui,
+    setter: &ParamSetter,
+    param: &BoolParam,
+    text: &str,
+) -> egui::Response {
     let r = ui.add(egui::Button::new(text).selected(param.value()));
     if r.clicked() {
         toggle_bool(setter, param);
@@ -204,8 +217,16 @@ fn draw_meter(ui: &mut egui::Ui, size: Vec2, db: f32, colour: Color32) {
     }
     // 0 dBFS tick.
     let zero = rect.bottom() - (-METER_FLOOR_DB / (METER_TOP_DB - METER_FLOOR_DB)) * rect.height();
-    painter.line_segment([egui::pos2(rect.left(), zero), egui::pos2(rect.right(), zero)], Stroke::new(1.0, Color32::GRAY));
-    painter.rect_stroke(rect, CornerRadius::same(2), Stroke::new(1.0, Color32::from_gray(70)), StrokeKind::Inside);
+    painter.line_segment(
+        [egui::pos2(rect.left(), zero), egui::pos2(rect.right(), zero)],
+        Stroke::new(1.0, Color32::GRAY),
+    );
+    painter.rect_stroke(
+        rect,
+        CornerRadius::same(2),
+        Stroke::new(1.0, Color32::from_gray(70)),
+        StrokeKind::Inside,
+    );
 }
 
 impl DemixApp {
@@ -233,10 +254,13 @@ impl DemixApp {
                     EngineChoice::Classic => "Classic (no model)",
                 })
                 .show_ui(ui, |ui| {
-                    for (choice, label) in
-                        [(EngineChoice::Neural, "Neural"), (EngineChoice::Classic, "Classic (no model)")]
-                    {
-                        if ui.selectable_label(current == choice, label).clicked() && current != choice {
+                    for (choice, label) in [
+                        (EngineChoice::Neural, "Neural"),
+                        (EngineChoice::Classic, "Classic (no model)"),
+                    ] {
+                        if ui.selectable_label(current == choice, label).clicked()
+                            && current != choice
+                        {
                             setter.begin_set_parameter(&p.engine);
                             setter.set_parameter(&p.engine, choice);
                             setter.end_set_parameter(&p.engine);
@@ -248,9 +272,15 @@ impl DemixApp {
             let running = if active { self.shared.status.active_engine() } else { EngineKind::Dry };
             let (text, colour) = match (active, running) {
                 (false, _) => ("inactive".to_string(), Color32::GRAY),
-                (true, EngineKind::Neural) => ("Neural running".to_string(), Color32::from_rgb(0x6B, 0xC4, 0x7A)),
-                (true, EngineKind::Classic) => ("Classic running".to_string(), Color32::from_rgb(0xF2, 0xB1, 0x34)),
-                (true, EngineKind::Dry) => ("Dry passthrough".to_string(), Color32::from_rgb(0xE0, 0x60, 0x60)),
+                (true, EngineKind::Neural) => {
+                    ("Neural running".to_string(), Color32::from_rgb(0x6B, 0xC4, 0x7A))
+                }
+                (true, EngineKind::Classic) => {
+                    ("Classic running".to_string(), Color32::from_rgb(0xF2, 0xB1, 0x34))
+                }
+                (true, EngineKind::Dry) => {
+                    ("Dry passthrough".to_string(), Color32::from_rgb(0xE0, 0x60, 0x60))
+                }
             };
             ui.label(RichText::new(text).color(colour).strong());
         });
@@ -309,7 +339,9 @@ impl DemixApp {
                 }
                 ui.label("Artifacts");
             });
-            ui.label(RichText::new(format!("Bleed/Artifacts: {}", sep.bleed_artifacts)).monospace());
+            ui.label(
+                RichText::new(format!("Bleed/Artifacts: {}", sep.bleed_artifacts)).monospace(),
+            );
             ui.horizontal(|ui| {
                 bool_button(ui, setter, &sep.vocal_coherent, "Coherent vocals")
                     .on_hover_text("One mask for both channels of the vocal stem: less stereo swirl (turns stereo refinement off)");
@@ -398,9 +430,17 @@ impl DemixApp {
                                 setter.set_parameter(&sp.gain_db, 0.0);
                                 setter.end_set_parameter(&sp.gain_db);
                             }
-                            draw_meter(ui, Vec2::new(14.0, FADER_HEIGHT), self.meters_db[s], colour);
+                            draw_meter(
+                                ui,
+                                Vec2::new(14.0, FADER_HEIGHT),
+                                self.meters_db[s],
+                                colour,
+                            );
                         });
-                        ui.label(RichText::new(format!("{} dB", format_gain_db(sp.gain_db.value()))).monospace());
+                        ui.label(
+                            RichText::new(format!("{} dB", format_gain_db(sp.gain_db.value())))
+                                .monospace(),
+                        );
                         // Mute/solo act in Custom mode; in the other modes the mode decides.
                         let custom = mode == ModeChoice::Custom;
                         ui.horizontal(|ui| {
@@ -460,11 +500,19 @@ impl DemixApp {
                 "Underruns: {underruns} ({} samples)",
                 st.underrun_samples.load(Ordering::Relaxed)
             ));
-            ui.label(if underruns > 0 { text.color(Color32::from_rgb(0xF2, 0xB1, 0x34)) } else { text });
+            ui.label(if underruns > 0 {
+                text.color(Color32::from_rgb(0xF2, 0xB1, 0x34))
+            } else {
+                text
+            });
             ui.separator();
             let load = st.worker_load.load();
             let load_text = RichText::new(format!("Worker CPU: {:.0} %", load * 100.0));
-            ui.label(if load > 0.9 { load_text.color(Color32::from_rgb(0xE0, 0x60, 0x60)) } else { load_text });
+            ui.label(if load > 0.9 {
+                load_text.color(Color32::from_rgb(0xE0, 0x60, 0x60))
+            } else {
+                load_text
+            });
             ui.separator();
             ui.label(format!("Engine: {}", if active { engine.label() } else { "inactive" }));
         });
@@ -517,7 +565,8 @@ impl NiceEguiApp for DemixApp {
         // host loads the state, so the window starts at the size known then).
         if !self.size_restored {
             self.size_restored = true;
-            let (w, h) = self.params.editor_prefs.read().map(|p| p.size()).unwrap_or(EDITOR_DEFAULT_SIZE);
+            let (w, h) =
+                self.params.editor_prefs.read().map(|p| p.size()).unwrap_or(EDITOR_DEFAULT_SIZE);
             let now = ui.ctx().content_rect().size();
             if (now.x - w).abs() > 1.0 || (now.y - h).abs() > 1.0 {
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::InnerSize(Vec2::new(w, h)));

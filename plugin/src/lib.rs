@@ -35,12 +35,19 @@ pub fn base_stft() -> StftConfig {
 /// model is present (its contract dictates frame and hop); otherwise the base STFT is scaled so
 /// every bin keeps its frequency in Hz at `sample_rate_hz`. The same STFT serves both engines,
 /// so switching engine never changes the latency.
-pub fn engine_config(sample_rate_hz: f32, channels: usize, max_block: usize, stft: Option<StftConfig>) -> EngineConfig {
+pub fn engine_config(
+    sample_rate_hz: f32,
+    channels: usize,
+    max_block: usize,
+    stft: Option<StftConfig>,
+) -> EngineConfig {
     EngineConfig {
         sample_rate_hz,
         channels: channels.clamp(1, 2),
         max_block: max_block.max(1),
-        stft: stft.unwrap_or_else(|| StftConfig::scaled(base_stft(), BASE_SAMPLE_RATE_HZ, sample_rate_hz as f64)),
+        stft: stft.unwrap_or_else(|| {
+            StftConfig::scaled(base_stft(), BASE_SAMPLE_RATE_HZ, sample_rate_hz as f64)
+        }),
     }
 }
 
@@ -129,7 +136,11 @@ impl Default for Demix {
 }
 
 impl Demix {
-    fn build_engine(&mut self, layout: &AudioIOLayout, buffer_config: &BufferConfig) -> Option<u32> {
+    fn build_engine(
+        &mut self,
+        layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+    ) -> Option<u32> {
         let channels = layout
             .main_output_channels
             .or(layout.main_input_channels)
@@ -228,7 +239,8 @@ impl Plugin for Demix {
         self.engine = None;
         self.shared.active.store(false, Ordering::Relaxed);
         self.shared.audio_fault.store(false, Ordering::Relaxed);
-        let built = catch_unwind(AssertUnwindSafe(|| self.build_engine(audio_io_layout, buffer_config)));
+        let built =
+            catch_unwind(AssertUnwindSafe(|| self.build_engine(audio_io_layout, buffer_config)));
         let Ok(Some(latency)) = built else {
             self.engine = None;
             return false;
@@ -325,7 +337,8 @@ impl ClapPlugin for Demix {
 impl Vst3Plugin for Demix {
     /// Fixed forever: hosts identify saved instances by it.
     const VST3_CLASS_ID: [u8; 16] = *b"demixStemSplit01";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
 }
 
 nice_export_clap!(Demix);

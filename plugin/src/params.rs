@@ -142,14 +142,24 @@ pub struct EditorPrefs {
 
 impl Default for EditorPrefs {
     fn default() -> Self {
-        EditorPrefs { show_details: true, width: EDITOR_DEFAULT_SIZE.0, height: EDITOR_DEFAULT_SIZE.1 }
+        EditorPrefs {
+            show_details: true,
+            width: EDITOR_DEFAULT_SIZE.0,
+            height: EDITOR_DEFAULT_SIZE.1,
+        }
     }
 }
 
 impl EditorPrefs {
     /// The remembered editor size, clamped to the allowed range (defaults for junk values).
     pub fn size(&self) -> (f32, f32) {
-        let fix = |v: f32, d: f32, lo: f32, hi: f32| if v.is_finite() && v > 0.0 { v.clamp(lo, hi) } else { d };
+        let fix = |v: f32, d: f32, lo: f32, hi: f32| {
+            if v.is_finite() && v > 0.0 {
+                v.clamp(lo, hi)
+            } else {
+                d
+            }
+        };
         (
             fix(self.width, EDITOR_DEFAULT_SIZE.0, EDITOR_MIN_SIZE.0, EDITOR_MAX_SIZE.0),
             fix(self.height, EDITOR_DEFAULT_SIZE.1, EDITOR_MIN_SIZE.1, EDITOR_MAX_SIZE.1),
@@ -277,7 +287,13 @@ fn parse_on_off(s: &str) -> Option<bool> {
 }
 
 /// A float parameter in some unit whose display already includes that unit.
-fn unit_param(name: &str, default: f32, range: FloatRange, step: f32, fmt: fn(f32) -> String) -> FloatParam {
+fn unit_param(
+    name: &str,
+    default: f32,
+    range: FloatRange,
+    step: f32,
+    fmt: fn(f32) -> String,
+) -> FloatParam {
     FloatParam::new(name, default, range)
         .with_step_size(step)
         .with_value_to_string(Arc::new(fmt))
@@ -327,10 +343,14 @@ pub struct SeparationParams {
 impl Default for SeparationParams {
     fn default() -> Self {
         SeparationParams {
-            bleed_artifacts: FloatParam::new("Bleed/Artifacts", 0.0, FloatRange::Linear { min: -100.0, max: 100.0 })
-                .with_step_size(1.0)
-                .with_value_to_string(Arc::new(format_bleed_artifacts))
-                .with_string_to_value(Arc::new(leading_number)),
+            bleed_artifacts: FloatParam::new(
+                "Bleed/Artifacts",
+                0.0,
+                FloatRange::Linear { min: -100.0, max: 100.0 },
+            )
+            .with_step_size(1.0)
+            .with_value_to_string(Arc::new(format_bleed_artifacts))
+            .with_string_to_value(Arc::new(leading_number)),
             vocal_coherent: switch("Coherent Vocals"),
             stereo_refine: switch_default("Stereo Refinement", true),
             bass_mono: switch("Bass Low-end Mono"),
@@ -385,13 +405,21 @@ impl Default for PostChainParams {
     fn default() -> Self {
         let de = DeEsserSettings::default();
         let g = GateSettings::default();
-        let skew = |min: f32, max: f32, f: f32| FloatRange::Skewed { min, max, factor: FloatRange::skew_factor(f) };
+        let skew = |min: f32, max: f32, f: f32| FloatRange::Skewed {
+            min,
+            max,
+            factor: FloatRange::skew_factor(f),
+        };
         PostChainParams {
             deess_on: stage_switch("De-esser"),
-            deess_freq: FloatParam::new("De-esser Frequency", de.frequency_hz, skew(4000.0, 10000.0, -0.5))
-                .with_step_size(10.0)
-                .with_value_to_string(formatters::v2s_f32_hz_then_khz(1))
-                .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
+            deess_freq: FloatParam::new(
+                "De-esser Frequency",
+                de.frequency_hz,
+                skew(4000.0, 10000.0, -0.5),
+            )
+            .with_step_size(10.0)
+            .with_value_to_string(formatters::v2s_f32_hz_then_khz(1))
+            .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
             deess_thresh: unit_param(
                 "De-esser Threshold",
                 de.threshold_db,
@@ -411,10 +439,28 @@ impl Default for PostChainParams {
                 0.1,
                 format_db,
             ),
-            gate_range: unit_param("Gate Range", g.range_db, FloatRange::Linear { min: 0.0, max: 80.0 }, 0.1, format_db),
-            gate_attack: unit_param("Gate Attack", g.attack_ms, skew(0.1, 50.0, -1.5), 0.1, format_ms),
+            gate_range: unit_param(
+                "Gate Range",
+                g.range_db,
+                FloatRange::Linear { min: 0.0, max: 80.0 },
+                0.1,
+                format_db,
+            ),
+            gate_attack: unit_param(
+                "Gate Attack",
+                g.attack_ms,
+                skew(0.1, 50.0, -1.5),
+                0.1,
+                format_ms,
+            ),
             gate_hold: unit_param("Gate Hold", g.hold_ms, skew(0.0, 500.0, -1.0), 1.0, format_ms),
-            gate_release: unit_param("Gate Release", g.release_ms, skew(5.0, 1000.0, -1.5), 1.0, format_ms),
+            gate_release: unit_param(
+                "Gate Release",
+                g.release_ms,
+                skew(5.0, 1000.0, -1.5),
+                1.0,
+                format_ms,
+            ),
         }
     }
 }
@@ -538,8 +584,11 @@ impl DemixParams {
         m.bypass = self.bypass.value();
         m.mode = self.mode.value().mode();
         let t = self.transition_ms.value();
-        m.transition_ms =
-            if t.is_finite() { t.clamp(TRANSITION_RANGE_MS.0, TRANSITION_RANGE_MS.1) } else { TRANSITION_DEFAULT_MS };
+        m.transition_ms = if t.is_finite() {
+            t.clamp(TRANSITION_RANGE_MS.0, TRANSITION_RANGE_MS.1)
+        } else {
+            TRANSITION_DEFAULT_MS
+        };
         m
     }
 
@@ -562,7 +611,11 @@ impl DemixParams {
             bleed_artifacts: v(&sep.bleed_artifacts, -100.0, 100.0, 0.0) / 100.0,
             vocal_coherent_stereo: sep.vocal_coherent.value(),
             stereo_refine: sep.stereo_refine.value(),
-            bass_mono_below_hz: if sep.bass_mono.value() { v(&sep.bass_mono_hz, 40.0, 300.0, 120.0) } else { 0.0 },
+            bass_mono_below_hz: if sep.bass_mono.value() {
+                v(&sep.bass_mono_hz, 40.0, 300.0, 120.0)
+            } else {
+                0.0
+            },
             deesser: DeEsserSettings {
                 enabled: post.deess_on.value(),
                 frequency_hz: v(&post.deess_freq, 4000.0, 10000.0, de.frequency_hz),
@@ -614,7 +667,11 @@ mod tests {
         let engine: Vec<Mode> = ModeChoice::ALL.iter().map(|m| m.mode()).collect();
         assert_eq!(engine, Mode::ALL.to_vec());
         for m in ModeChoice::ALL {
-            assert_eq!(ModeChoice::variants()[m.to_index()], m.mode().label(), "host name of {m:?}");
+            assert_eq!(
+                ModeChoice::variants()[m.to_index()],
+                m.mode().label(),
+                "host name of {m:?}"
+            );
         }
     }
 

@@ -80,13 +80,15 @@ pub fn entry() -> &'static PluginEntry {
 /// Loads the plugin binary at `path` (e.g. a copy laid out like an installed bundle), once per
 /// path and process; the entry lives until the process ends.
 pub fn load_entry(path: &std::path::Path) -> &'static PluginEntry {
-    static ENTRIES: std::sync::Mutex<Vec<(PathBuf, &'static PluginEntry)>> = std::sync::Mutex::new(Vec::new());
+    static ENTRIES: std::sync::Mutex<Vec<(PathBuf, &'static PluginEntry)>> =
+        std::sync::Mutex::new(Vec::new());
     let mut entries = ENTRIES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, e)) = entries.iter().find(|(p, _)| p == path) {
         return e;
     }
     // SAFETY: as in `entry()`: our own, trusted binary.
-    let e = unsafe { PluginEntry::load(path) }.unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    let e = unsafe { PluginEntry::load(path) }
+        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     let e: &'static PluginEntry = Box::leak(Box::new(e));
     entries.push((path.to_path_buf(), e));
     e
@@ -117,7 +119,10 @@ fn warn_if_unchecked_or_stale(path: &std::path::Path) {
         .max();
     if let (Some(built), Some(src)) = (built, newest_source) {
         if src > built {
-            eprintln!("warning: {} is older than the plugin/engine sources; rebuild it", path.display());
+            eprintln!(
+                "warning: {} is older than the plugin/engine sources; rebuild it",
+                path.display()
+            );
         }
     }
 }
@@ -270,8 +275,14 @@ impl Instance {
             "plugin {PLUGIN_ID} not in the factory"
         );
         let host = HostInfo::new("demix-e2e", "demix", "https://example.invalid", "0.1.0").unwrap();
-        let instance = PluginInstance::<TestHost>::new(|_| HostShared::default(), |_| HostMain::default(), entry, &id, &host)
-            .expect("instantiating demix");
+        let instance = PluginInstance::<TestHost>::new(
+            |_| HostShared::default(),
+            |_| HostMain::default(),
+            entry,
+            &id,
+            &host,
+        )
+        .expect("instantiating demix");
         Instance {
             instance,
             processor: None,
@@ -304,13 +315,20 @@ impl Instance {
     /// channels and which has no other ports (CLAP audio-ports-config; while inactive). False if
     /// there is none.
     pub fn select_layout(&mut self, channels: u32) -> bool {
-        self.select_config(|c| c.main_in == Some(channels) && c.main_out == Some(channels) && c.outputs == 1 && c.inputs == 1)
+        self.select_config(|c| {
+            c.main_in == Some(channels)
+                && c.main_out == Some(channels)
+                && c.outputs == 1
+                && c.inputs == 1
+        })
     }
 
     /// Selects the stem-outputs configuration: stereo main input and output plus four stereo
     /// auxiliary outputs (CLAP audio-ports-config; while inactive). False if there is none.
     pub fn select_stem_outputs(&mut self) -> bool {
-        self.select_config(|c| c.main_in == Some(2) && c.main_out == Some(2) && c.outputs == 5 && c.inputs == 1)
+        self.select_config(|c| {
+            c.main_in == Some(2) && c.main_out == Some(2) && c.outputs == 5 && c.inputs == 1
+        })
     }
 
     /// The plugin's audio-ports configurations (CLAP audio-ports-config), in its order.
@@ -337,7 +355,9 @@ impl Instance {
 
     /// Selects the first configuration matching `pred`.
     fn select_config(&mut self, pred: impl Fn(&PortConfig) -> bool) -> bool {
-        let Some(id) = self.port_configs().into_iter().find(|c| pred(c)).map(|c| c.id) else { return false };
+        let Some(id) = self.port_configs().into_iter().find(|c| pred(c)).map(|c| c.id) else {
+            return false;
+        };
         let h = self.instance.plugin_handle();
         let Some(ext) = h.get_extension::<PluginAudioPortsConfig>() else { return false };
         ext.select(&h, id).is_ok()
@@ -452,7 +472,9 @@ impl Instance {
 
     /// Calls the plugin's `on_main_thread` if it asked for it; true if it did.
     pub fn poll_main_thread(&mut self) -> bool {
-        let asked = self.instance.access_shared_handler(|h| h.callback_requested.swap(false, Ordering::AcqRel));
+        let asked = self
+            .instance
+            .access_shared_handler(|h| h.callback_requested.swap(false, Ordering::AcqRel));
         if asked {
             self.instance.call_on_main_thread_callback();
         }
@@ -572,7 +594,13 @@ impl Instance {
 
     /// Processes one block (`block <= max_block`, 0 allowed) of `input` starting at `offset`,
     /// writing the result to `output` at the same offset (auxiliary outputs are discarded).
-    pub fn process_block(&mut self, input: &[Vec<f32>], output: &mut [Vec<f32>], offset: usize, block: usize) {
+    pub fn process_block(
+        &mut self,
+        input: &[Vec<f32>],
+        output: &mut [Vec<f32>],
+        offset: usize,
+        block: usize,
+    ) {
         self.process_block_with_aux(input, output, &mut [], offset, block);
     }
 
@@ -613,10 +641,15 @@ impl Instance {
         let out_bufs = &mut self.out_bufs;
         let aux_bufs = &mut self.aux_out_bufs;
         let mut out_audio = self.out_ports.with_output_buffers(
-            std::iter::once(out_bufs).chain(aux_bufs.iter_mut()).map(|port| AudioPortBuffer {
-                latency: 0,
-                channels: AudioPortBufferType::f32_output_only(port.iter_mut().map(move |b| &mut b[..block])),
-            }).collect::<Vec<_>>(),
+            std::iter::once(out_bufs)
+                .chain(aux_bufs.iter_mut())
+                .map(|port| AudioPortBuffer {
+                    latency: 0,
+                    channels: AudioPortBufferType::f32_output_only(
+                        port.iter_mut().map(move |b| &mut b[..block]),
+                    ),
+                })
+                .collect::<Vec<_>>(),
         );
         started
             .process(
@@ -654,10 +687,15 @@ impl Instance {
 
     /// [`Self::process`], also returning the auxiliary output ports
     /// (`[port][channel][sample]`; empty without auxiliary outputs).
-    pub fn process_with_aux(&mut self, input: &[Vec<f32>], pattern: &[usize]) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
+    pub fn process_with_aux(
+        &mut self,
+        input: &[Vec<f32>],
+        pattern: &[usize],
+    ) -> (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>) {
         let len = input[0].len();
         let mut output = vec![vec![0.0f32; len]; self.channels];
-        let mut aux: Vec<Vec<Vec<f32>>> = self.aux_out_bufs.iter().map(|p| vec![vec![0.0f32; len]; p.len()]).collect();
+        let mut aux: Vec<Vec<Vec<f32>>> =
+            self.aux_out_bufs.iter().map(|p| vec![vec![0.0f32; len]; p.len()]).collect();
         let mut offset = 0;
         for b in block_plan(len, pattern) {
             self.process_block_with_aux(input, &mut output, &mut aux, offset, b);
@@ -746,14 +784,16 @@ pub mod signal {
     /// Sum of stems.
     pub fn mix(stems: &[[Vec<f32>; 2]; 4]) -> Vec<Vec<f32>> {
         let len = stems[0][0].len();
-        (0..2)
-            .map(|c| (0..len).map(|i| stems.iter().map(|s| s[c][i]).sum()).collect())
-            .collect()
+        (0..2).map(|c| (0..len).map(|i| stems.iter().map(|s| s[c][i]).sum()).collect()).collect()
     }
 
     /// Energy of the projection of `y` onto `reference` (least-squares gain² · energy of the
     /// reference), summed over channels, over `range`.
-    pub fn projected_energy(y: &[Vec<f32>], reference: &[Vec<f32>], range: std::ops::Range<usize>) -> f64 {
+    pub fn projected_energy(
+        y: &[Vec<f32>],
+        reference: &[Vec<f32>],
+        range: std::ops::Range<usize>,
+    ) -> f64 {
         let mut total = 0.0;
         for c in 0..y.len() {
             let (mut xy, mut xx) = (0.0f64, 0.0f64);
@@ -772,7 +812,11 @@ pub mod signal {
     pub fn max_jump(y: &[Vec<f32>], range: std::ops::Range<usize>) -> f32 {
         let start = range.start.max(1);
         y.iter()
-            .map(|c| (start..range.end.min(c.len())).map(|i| (c[i] - c[i - 1]).abs()).fold(0.0f32, f32::max))
+            .map(|c| {
+                (start..range.end.min(c.len()))
+                    .map(|i| (c[i] - c[i - 1]).abs())
+                    .fold(0.0f32, f32::max)
+            })
             .fold(0.0, f32::max)
     }
 

@@ -8,7 +8,9 @@
 //! aborts this whole test process: a run that finishes means no allocation happened.
 
 use demix_e2e::mode::{ACAPELLA, CUSTOM, FULL_MIX, INSTRUMENTAL, RHYTHM};
-use demix_e2e::signal::{self, delayed, energy, error_db, max_jump, projected_energy, synthetic_stems, Noise};
+use demix_e2e::signal::{
+    self, delayed, energy, error_db, max_jump, projected_energy, synthetic_stems, Noise,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clack_host::events::event_types::ParamValueEvent;
@@ -65,7 +67,10 @@ fn null_at_unity_gains_offline() {
             assert!(db <= -100.0, "null at {sr} Hz, blocks {name}: {db:.1} dB");
             // Offline, the separator must really have run (a bit-exact null would mean the
             // output was the dry fallback).
-            assert!(db > -250.0, "offline output at {sr} Hz is bit-exact dry: separator not running");
+            assert!(
+                db > -250.0,
+                "offline output at {sr} Hz is bit-exact dry: separator not running"
+            );
         }
     }
 }
@@ -96,11 +101,22 @@ fn impulse_lands_exactly_at_reported_latency() {
         let out = inst.process(&input, &[1, 64, 333, 512, 0]);
         for (c, amp) in [(0, 1.0f32), (1, 0.5)] {
             let (peak_i, peak) =
-                out[c].iter().enumerate().fold((0, 0.0f32), |(bi, bv), (i, &v)| if v.abs() > bv { (i, v.abs()) } else { (bi, bv) });
+                out[c].iter().enumerate().fold((0, 0.0f32), |(bi, bv), (i, &v)| {
+                    if v.abs() > bv {
+                        (i, v.abs())
+                    } else {
+                        (bi, bv)
+                    }
+                });
             println!("impulse {sr} Hz ch{c}: peak {peak:.6} at {peak_i}, expected {} (latency {latency})", at + latency);
             assert_eq!(peak_i, at + latency, "impulse peak position, channel {c}");
             assert!((peak - amp).abs() < 1e-4, "impulse peak value {peak}");
-            let rest: f32 = out[c].iter().enumerate().filter(|(i, _)| *i != at + latency).map(|(_, v)| v.abs()).fold(0.0, f32::max);
+            let rest: f32 = out[c]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != at + latency)
+                .map(|(_, v)| v.abs())
+                .fold(0.0, f32::max);
             assert!(rest < 1e-4, "energy outside the impulse position: {rest}");
         }
     }
@@ -148,10 +164,16 @@ fn muting_vocals_and_soloing_drums() {
     }
     let v_unity = e(&unity, 0);
     let v_muted = e(&muted, 0);
-    println!("vocal energy in output: unity {v_unity:.3}, vocals muted {v_muted:.3} ({:.1} dB)", db(v_muted, v_unity));
+    println!(
+        "vocal energy in output: unity {v_unity:.3}, vocals muted {v_muted:.3} ({:.1} dB)",
+        db(v_muted, v_unity)
+    );
     // The classic (no model) separator removes roughly half of the vocal energy here; the
     // neural model should do far better, but the plugin must at least lower it clearly.
-    assert!(db(v_muted, v_unity) < -2.0, "muting vocals must lower the vocal stem's energy by > 2 dB");
+    assert!(
+        db(v_muted, v_unity) < -2.0,
+        "muting vocals must lower the vocal stem's energy by > 2 dB"
+    );
 
     let drums = e(&solo, 1);
     let rest: f64 = [0, 2, 3].iter().map(|&s| e(&solo, s)).sum();
@@ -170,7 +192,11 @@ fn stereo_refinement_parameter_changes_the_stems_and_keeps_the_null() {
     let sr = 44100.0;
     let classic = ("Engine", 1.0);
     let mut inst = Instance::new();
-    let p = inst.params().into_iter().find(|p| p.name == "Stereo Refinement").expect("Stereo Refinement parameter");
+    let p = inst
+        .params()
+        .into_iter()
+        .find(|p| p.name == "Stereo Refinement")
+        .expect("Stereo Refinement parameter");
     assert_eq!((p.min, p.max, p.default), (0.0, 1.0, 1.0), "on by default");
     let mut vocals = Vec::new();
     for refine in [1.0, 0.0] {
@@ -179,7 +205,9 @@ fn stereo_refinement_parameter_changes_the_stems_and_keeps_the_null() {
         let db = error_db(&unity, &input, lat..unity[0].len());
         println!("stereo refinement {refine}: null at unity {db:.1} dB");
         assert!(db < -90.0, "stereo refinement {refine}: unity output vs delayed input {db:.1} dB");
-        vocals.push(render_mix(sr, &[classic, ("Stereo Refinement", refine), ("Vocals Solo", 1.0)]).1);
+        vocals.push(
+            render_mix(sr, &[classic, ("Stereo Refinement", refine), ("Vocals Solo", 1.0)]).1,
+        );
     }
     let diff = error_db(&vocals[0], &vocals[1], 0..vocals[0][0].len());
     println!("vocals solo, refinement on vs off: difference {diff:.1} dB");
@@ -266,7 +294,8 @@ fn state_round_trip_restores_parameters_and_output() {
         let _ = d.load_state(junk);
     }
     d.activate(sr, 512);
-    let out_d = d.process(&input[..].iter().map(|c| c[..4800].to_vec()).collect::<Vec<_>>(), &[512]);
+    let out_d =
+        d.process(&input[..].iter().map(|c| c[..4800].to_vec()).collect::<Vec<_>>(), &[512]);
     assert!(out_d.iter().flatten().all(|v| v.is_finite()));
 }
 
@@ -276,7 +305,14 @@ fn lifecycle_sample_rates_and_instances() {
     let before = inst.latency();
     println!("latency before activation: {before}");
     let mut table = Vec::new();
-    for (sr, max_block) in [(44100.0, 512), (48000.0, 512), (88200.0, 1024), (96000.0, 256), (192000.0, 2048), (44100.0, 64)] {
+    for (sr, max_block) in [
+        (44100.0, 512),
+        (48000.0, 512),
+        (88200.0, 1024),
+        (96000.0, 256),
+        (192000.0, 2048),
+        (44100.0, 64),
+    ] {
         inst.activate(sr, max_block);
         let lat = inst.latency();
         table.push((sr, max_block, lat));
@@ -288,7 +324,10 @@ fn lifecycle_sample_rates_and_instances() {
         inst.deactivate();
     }
     for (sr, mb, lat) in &table {
-        println!("latency at {sr} Hz, max block {mb}: {lat} samples ({:.2} ms)", *lat as f64 * 1000.0 / sr);
+        println!(
+            "latency at {sr} Hz, max block {mb}: {lat} samples ({:.2} ms)",
+            *lat as f64 * 1000.0 / sr
+        );
     }
     assert!(table.iter().all(|t| t.2 > 0));
 
@@ -373,7 +412,15 @@ fn parameters_are_described() {
     let mut inst = Instance::new();
     let ps = inst.params();
     for p in &ps {
-        println!("param {:>10} {:<14} [{}]  {}..{} default {}", p.id.get(), p.name, p.module, p.min, p.max, p.default);
+        println!(
+            "param {:>10} {:<14} [{}]  {}..{} default {}",
+            p.id.get(),
+            p.name,
+            p.module,
+            p.min,
+            p.max,
+            p.default
+        );
     }
     for stem in ["Vocals", "Drums", "Bass", "Other"] {
         let g = ps.iter().find(|p| p.name == format!("{stem} Gain")).expect("gain param");
@@ -404,7 +451,12 @@ fn main_thread_calls_while_processing_on_another_thread() {
     let sr = 48000.0;
     let mut inst = Instance::new();
     inst.activate(sr, 256);
-    let ids: Vec<ClapId> = inst.params().iter().filter(|p| p.name.contains("Gain") || p.name == "Dry/Wet").map(|p| p.id).collect();
+    let ids: Vec<ClapId> = inst
+        .params()
+        .iter()
+        .filter(|p| p.name.contains("Gain") || p.name == "Dry/Wet")
+        .map(|p| p.id)
+        .collect();
     let state = inst.save_state();
     let mut processor = inst.take_processor();
     let done = AtomicBool::new(false);
@@ -425,15 +477,26 @@ fn main_thread_calls_while_processing_on_another_thread() {
                 events.push(&ParamValueEvent::new((n % 256) as u32, id, Pckn::match_all(), v));
                 let in_audio = in_ports.with_input_buffers([AudioPortBuffer {
                     latency: 0,
-                    channels: AudioPortBufferType::f32_input_only(in_bufs.iter_mut().map(|b| InputChannel::variable(b))),
+                    channels: AudioPortBufferType::f32_input_only(
+                        in_bufs.iter_mut().map(|b| InputChannel::variable(b)),
+                    ),
                 }]);
                 let mut out_audio = out_ports.with_output_buffers([AudioPortBuffer {
                     latency: 0,
-                    channels: AudioPortBufferType::f32_output_only(out_bufs.iter_mut().map(|b| b.as_mut_slice())),
+                    channels: AudioPortBufferType::f32_output_only(
+                        out_bufs.iter_mut().map(|b| b.as_mut_slice()),
+                    ),
                 }]);
                 let started = processor.as_started_mut().expect("processor not started");
                 started
-                    .process(&in_audio, &mut out_audio, &events.as_input(), &mut EventBuffer::new().as_output(), None, None)
+                    .process(
+                        &in_audio,
+                        &mut out_audio,
+                        &events.as_input(),
+                        &mut EventBuffer::new().as_output(),
+                        None,
+                        None,
+                    )
                     .expect("process failed");
                 finite &= out_bufs.iter().flatten().all(|v| v.is_finite());
                 n += 1;
@@ -470,12 +533,19 @@ fn descriptor_and_parameter_flush() {
     let descs: Vec<_> = factory.plugin_descriptors().collect();
     assert_eq!(descs.len(), 1, "one plugin in the factory");
     let d = &descs[0];
-    let text = |c: Option<&std::ffi::CStr>| c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = |c: Option<&std::ffi::CStr>| {
+        c.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+    };
     assert_eq!(text(d.id()), demix_e2e::PLUGIN_ID);
     assert_eq!(text(d.name()), "demix");
     assert!(!text(d.vendor()).is_empty() && !text(d.version()).is_empty());
     let features: Vec<String> = d.features().map(|f| f.to_string_lossy().into_owned()).collect();
-    println!("descriptor: {} {} by {}, features {features:?}", text(d.name()), text(d.version()), text(d.vendor()));
+    println!(
+        "descriptor: {} {} by {}, features {features:?}",
+        text(d.name()),
+        text(d.version()),
+        text(d.vendor())
+    );
     assert!(features.iter().any(|f| f == "audio-effect"));
 
     // Parameter flush without processing, inactive and active.
@@ -521,7 +591,8 @@ fn realtime_paced_dry_fallback_report() {
     // First half second (engine/model start-up) and the rest, separately.
     let share = |r: std::ops::Range<usize>| {
         let n = r.len();
-        let dry = r.filter(|&i| out[0][i] == reference[0][i] && out[1][i] == reference[1][i]).count();
+        let dry =
+            r.filter(|&i| out[0][i] == reference[0][i] && out[1][i] == reference[1][i]).count();
         100.0 * dry as f64 / n as f64
     };
     let warm = 24000;
@@ -643,7 +714,11 @@ fn transition(ms: f64) -> f64 {
 /// Renders `input` offline with the Classic engine (deterministic, no model needed) in 512-
 /// sample blocks; `changes` are (sample, parameter, CLAP value) applied at the block starting
 /// at that sample (sample 0 = before the first block).
-fn render_with_changes(sr: f64, input: &[Vec<f32>], changes: &[(usize, &str, f64)]) -> (usize, Vec<Vec<f32>>) {
+fn render_with_changes(
+    sr: f64,
+    input: &[Vec<f32>],
+    changes: &[(usize, &str, f64)],
+) -> (usize, Vec<Vec<f32>>) {
     let block = 512;
     let mut inst = Instance::new();
     assert!(inst.set_render_mode(true));
@@ -713,7 +788,10 @@ fn mode_switches_are_click_free() {
             "mode switches ({name}): input's largest jump {input_jump:.4}, output's {out_jump:.4} \
              (around the switches {around:.4}), allowed {allowed:.4}; a hard vocal cut would jump up to {vocal_peak:.3}"
         );
-        assert!(out_jump <= allowed, "{name}: a mode switch clicked ({out_jump:.4} > {allowed:.4})");
+        assert!(
+            out_jump <= allowed,
+            "{name}: a mode switch clicked ({out_jump:.4} > {allowed:.4})"
+        );
     }
 }
 
@@ -764,13 +842,18 @@ fn measure_stem_removal() -> Vec<Removal> {
     // is the separated vocal stem, so its SIR is what it still holds of the rest).
     let (_, vocal_sep) = render(CUSTOM, Some("Vocals Solo"), false);
     let sir_db = db(e(&vocal_sep, 0), (1..4).map(|s| e(&vocal_sep, s)).sum());
-    for (stem, mode, mode_name) in [(0usize, INSTRUMENTAL, "Instrumental"), (1, ACAPELLA, "Acapella")] {
+    for (stem, mode, mode_name) in
+        [(0usize, INSTRUMENTAL, "Instrumental"), (1, ACAPELLA, "Acapella")]
+    {
         let (_, y) = render(mode, None, false);
         let (_, y_hard) = render(mode, None, true);
         // Instrumental = all but the vocal stem = Full mix - vocal stem (the stems sum to the
         // mix); Acapella = the vocal stem only, so it is compared against the vocal solo.
         let expected: Vec<Vec<f32>> = if mode == INSTRUMENTAL {
-            full.iter().zip(&vocal_sep).map(|(f, v)| f.iter().zip(v).map(|(a, b)| a - b).collect()).collect()
+            full.iter()
+                .zip(&vocal_sep)
+                .map(|(f, v)| f.iter().zip(v).map(|(a, b)| a - b).collect())
+                .collect()
         } else {
             vocal_sep.clone()
         };
@@ -800,9 +883,25 @@ fn instrumental_and_acapella_remove_the_separated_stems() {
     // "drop >= the engine's SIR" is checked by the ignored test below, which the Classic
     // engine does not meet (see its numbers).
     for r in measure_stem_removal() {
-        assert!(r.identity_db < -80.0, "{}: output is not the expected stem sum ({:.1} dB)", r.mode_name, r.identity_db);
-        assert!(r.drop_db > 2.0, "{}: stem {} dropped only {:.1} dB", r.mode_name, r.stem, r.drop_db);
-        assert!(r.drop_hard_db >= r.drop_db - 0.5, "{}: hard masks removed less ({:.1} dB)", r.mode_name, r.drop_hard_db);
+        assert!(
+            r.identity_db < -80.0,
+            "{}: output is not the expected stem sum ({:.1} dB)",
+            r.mode_name,
+            r.identity_db
+        );
+        assert!(
+            r.drop_db > 2.0,
+            "{}: stem {} dropped only {:.1} dB",
+            r.mode_name,
+            r.stem,
+            r.drop_db
+        );
+        assert!(
+            r.drop_hard_db >= r.drop_db - 0.5,
+            "{}: hard masks removed less ({:.1} dB)",
+            r.mode_name,
+            r.drop_hard_db
+        );
     }
 }
 
@@ -843,7 +942,8 @@ fn new_parameters_automate_without_non_finite_output() {
                 let r = rng.next().abs().min(1.0) as f64;
                 let v = match name {
                     "Mode" => (r * 6.99).floor(),
-                    "Coherent Vocals" | "Stereo Refinement" | "Bass Low-end Mono" | "De-esser" | "Gate" => r.round(),
+                    "Coherent Vocals" | "Stereo Refinement" | "Bass Low-end Mono" | "De-esser"
+                    | "Gate" => r.round(),
                     _ => 0.5 + 0.5 * ((k as f64) * 0.05 + j as f64).sin(),
                 };
                 let v = match k % 101 {
@@ -894,14 +994,20 @@ fn old_states_load_with_neutral_new_parameters() {
             "Vocals Gain" => gain(-6.0),
             _ => defaults.iter().find(|(n, _)| n == name).unwrap().1,
         };
-        assert!((v - expected).abs() < 1e-6, "{name} = {v} after loading an old state (expected {expected})");
+        assert!(
+            (v - expected).abs() < 1e-6,
+            "{name} = {v} after loading an old state (expected {expected})"
+        );
     }
     // And it round-trips through the current format.
     let now = b.save_state();
     let mut c = Instance::new();
     assert!(c.load_state(&now));
     assert_eq!(c.param_values(), values);
-    println!("pre-issue-8 state loaded: old values kept, {} new parameters at their defaults", NEW_PARAMS.len());
+    println!(
+        "pre-issue-8 state loaded: old values kept, {} new parameters at their defaults",
+        NEW_PARAMS.len()
+    );
 }
 
 /// Found by clap-validator's fuzzer (free-audio/clap-validator `fuzz`), which feeds subnormal
@@ -962,7 +1068,11 @@ fn no_subnormal_output_samples() {
                     (0, 0),
                     "subnormal output (offline={offline}, stem outputs={stem_outputs}, {params:?})"
                 );
-                assert!(out.iter().flatten().chain(aux.iter().flatten().flatten()).all(|v| v.is_finite()));
+                assert!(out
+                    .iter()
+                    .flatten()
+                    .chain(aux.iter().flatten().flatten())
+                    .all(|v| v.is_finite()));
             }
         }
     }

@@ -66,7 +66,8 @@ fn editor_opens_renders_and_closes_under_x11() {
         let _ = gui.set_scale(h, 1.0);
         let size = gui.get_size(h).expect("gui.get_size failed");
         // SAFETY: `parent` stays alive until after `destroy` below.
-        unsafe { gui.set_parent(h, Window::from_x11_handle(parent as _)) }.expect("gui.set_parent failed");
+        unsafe { gui.set_parent(h, Window::from_x11_handle(parent as _)) }
+            .expect("gui.set_parent failed");
         gui.show(h).expect("gui.show failed");
         size
     });
@@ -91,7 +92,8 @@ fn editor_opens_renders_and_closes_under_x11() {
 
     // Screenshot of the editor's area (GetImage includes the embedded child window).
     let (w, h) = (size.width.min(pw as u32) as u16, size.height.min(ph as u32) as u16);
-    let img = conn.get_image(ImageFormat::Z_PIXMAP, parent, 0, 0, w, h, !0).unwrap().reply().unwrap();
+    let img =
+        conn.get_image(ImageFormat::Z_PIXMAP, parent, 0, 0, w, h, !0).unwrap().reply().unwrap();
     let bpp = img.data.len() / (w as usize * h as usize);
     assert!(bpp == 4, "unexpected screenshot format: {bpp} bytes per pixel");
     let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
@@ -122,7 +124,8 @@ fn editor_opens_renders_and_closes_under_x11() {
     inst.with_handle(|h| {
         let gui = h.get_extension::<PluginGui>().unwrap();
         gui.create(h, x11).expect("second gui.create failed");
-        unsafe { gui.set_parent(h, Window::from_x11_handle(parent as _)) }.expect("second set_parent failed");
+        unsafe { gui.set_parent(h, Window::from_x11_handle(parent as _)) }
+            .expect("second set_parent failed");
         gui.show(h).expect("second show failed");
     });
     for _ in 0..30 {
@@ -163,13 +166,21 @@ fn check_layout(rgb: &[u8], w: usize, h: usize) {
         n
     };
     let distinct = |x0: usize, x1: usize, y0: usize, y1: usize| {
-        let mut c: Vec<[i32; 3]> = (y0..y1.min(h)).flat_map(|y| (x0..x1.min(w)).map(move |x| (x, y))).map(|(x, y)| px(x, y)).collect();
+        let mut c: Vec<[i32; 3]> = (y0..y1.min(h))
+            .flat_map(|y| (x0..x1.min(w)).map(move |x| (x, y)))
+            .map(|(x, y)| px(x, y))
+            .collect();
         c.sort_unstable();
         c.dedup();
         c.len()
     };
     // Stem colours (editor.rs STEM_COLOURS): names, faders' fill and meters in the left ~2/3.
-    let stems = [("vocals", [0xE8, 0x6A, 0x92]), ("drums", [0xF2, 0xB1, 0x34]), ("bass", [0x4F, 0x9D, 0xDE]), ("other", [0x6B, 0xC4, 0x7A])];
+    let stems = [
+        ("vocals", [0xE8, 0x6A, 0x92]),
+        ("drums", [0xF2, 0xB1, 0x34]),
+        ("bass", [0x4F, 0x9D, 0xDE]),
+        ("other", [0x6B, 0xC4, 0x7A]),
+    ];
     let strips = (0, w * 2 / 3, h / 7, h * 5 / 6);
     for (name, c) in stems {
         let n = count(strips.0, strips.1, strips.2, strips.3, &|p| near(p, c));

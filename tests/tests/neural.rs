@@ -30,13 +30,14 @@ fn repo() -> PathBuf {
 /// `cargo xtask fetch-ort` fills.
 fn ort_library() -> PathBuf {
     let from_env = std::env::var_os("DEMIX_ORT_LIB").map(PathBuf::from).filter(|p| p.is_file());
-    let cached = std::fs::read_dir(repo().join(".cache").join("ort"))
-        .ok()
-        .and_then(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so")))
-        });
-    from_env.or(cached).expect("no ONNX Runtime library: run `cargo xtask fetch-ort` (or set DEMIX_ORT_LIB)")
+    let cached = std::fs::read_dir(repo().join(".cache").join("ort")).ok().and_then(|d| {
+        d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))
+        })
+    });
+    from_env
+        .or(cached)
+        .expect("no ONNX Runtime library: run `cargo xtask fetch-ort` (or set DEMIX_ORT_LIB)")
 }
 
 /// Lays the built plugin out like an installed bundle in `target/e2e-bundle/` (once per test
@@ -51,7 +52,11 @@ fn install_bundle() -> PathBuf {
     BUNDLE
         .get_or_init(|| {
             let built = plugin_path();
-            assert!(built.exists(), "{} not found: build the plugin first (`cargo build -p demix`)", built.display());
+            assert!(
+                built.exists(),
+                "{} not found: build the plugin first (`cargo build -p demix`)",
+                built.display()
+            );
             let dir = repo().join("target").join("e2e-bundle");
             let _ = std::fs::remove_dir_all(&dir);
             let resources = dir.join("demix-resources");
@@ -60,7 +65,8 @@ fn install_bundle() -> PathBuf {
             if std::fs::hard_link(&built, &clap).is_err() {
                 std::fs::copy(&built, &clap).unwrap();
             }
-            std::fs::copy(repo().join("models").join("demix.onnx"), resources.join("demix.onnx")).unwrap();
+            std::fs::copy(repo().join("models").join("demix.onnx"), resources.join("demix.onnx"))
+                .unwrap();
             let ort = ort_library();
             std::os::unix::fs::symlink(&ort, resources.join(ort.file_name().unwrap())).unwrap();
             clap
@@ -106,8 +112,10 @@ fn mix_of(dir: &Path, ext: &str) -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
         })
         .collect();
     let len = stems.iter().map(|s| s[0].len()).min().unwrap();
-    let stems: Vec<Vec<Vec<f32>>> = stems.into_iter().map(|s| s.into_iter().map(|c| c[..len].to_vec()).collect()).collect();
-    let mix = (0..2).map(|c| (0..len).map(|i| stems.iter().map(|s| s[c][i]).sum()).collect()).collect();
+    let stems: Vec<Vec<Vec<f32>>> =
+        stems.into_iter().map(|s| s.into_iter().map(|c| c[..len].to_vec()).collect()).collect();
+    let mix =
+        (0..2).map(|c| (0..len).map(|i| stems.iter().map(|s| s[c][i]).sum()).collect()).collect();
     (sr as f64, stems, mix)
 }
 
@@ -123,14 +131,22 @@ fn medley_mix() -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
 
 /// Solos each stem in turn with each engine through the installed plugin and checks that the
 /// Neural engine's SDR beats Classic's on every stem; prints the table.
-fn neural_beats_classic_on_every_stem(what: &str, (sr, stems, mix): (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>)) {
+fn neural_beats_classic_on_every_stem(
+    what: &str,
+    (sr, stems, mix): (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>),
+) {
     let clap = install_bundle();
     let mut table = Vec::new();
     println!("{what}:");
     for (s, name) in STEMS.iter().enumerate() {
-        let neural = sdr_mdx(&stems[s], &render(&clap, sr, &mix, &[("Engine", NEURAL), (SOLO[s], 1.0)]));
-        let classic = sdr_mdx(&stems[s], &render(&clap, sr, &mix, &[("Engine", CLASSIC), (SOLO[s], 1.0)]));
-        println!("{name:>6}: SDR neural {neural:6.2} dB, classic {classic:6.2} dB ({:+.2} dB)", neural - classic);
+        let neural =
+            sdr_mdx(&stems[s], &render(&clap, sr, &mix, &[("Engine", NEURAL), (SOLO[s], 1.0)]));
+        let classic =
+            sdr_mdx(&stems[s], &render(&clap, sr, &mix, &[("Engine", CLASSIC), (SOLO[s], 1.0)]));
+        println!(
+            "{name:>6}: SDR neural {neural:6.2} dB, classic {classic:6.2} dB ({:+.2} dB)",
+            neural - classic
+        );
         table.push((name, neural, classic));
     }
     let mean = |k: fn(&(&&str, f64, f64)) -> f64| table.iter().map(k).sum::<f64>() / 4.0;
@@ -170,7 +186,8 @@ fn neural_instrumental_and_acapella_drop_at_least_the_engine_sir() {
     let (sr, stems, mix) = known_mix();
     let clap = install_bundle();
     let range = (0.5 * sr) as usize..mix[0].len();
-    let e = |y: &[Vec<f32>], s: usize| demix_e2e::signal::projected_energy(y, &stems[s], range.clone());
+    let e =
+        |y: &[Vec<f32>], s: usize| demix_e2e::signal::projected_energy(y, &stems[s], range.clone());
     let db = |a: f64, b: f64| 10.0 * (a / b).log10();
     let second = sr as usize;
     let mut classic_vocals = Vec::new();
@@ -181,14 +198,20 @@ fn neural_instrumental_and_acapella_drop_at_least_the_engine_sir() {
             classic_vocals = vocals.clone();
         } else {
             // a Neural engine that could not load its model falls back to Classic: not what is tested here
-            let diff = vocals.iter().flatten().zip(classic_vocals.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            let diff = vocals
+                .iter()
+                .flatten()
+                .zip(classic_vocals.iter().flatten())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
             assert!(diff > 1e-3, "the Neural engine's output equals Classic's (model not loaded?)");
         }
         let mut estimates = vec![vocals.clone()];
         for solo in &SOLO[1..] {
             estimates.push(render(&clap, sr, &mix, &[("Engine", engine), (*solo, 1.0)]));
         }
-        let bss = bss_eval_v4(&stems, &estimates, second, second, FILTERS_LEN).expect("BSS-Eval of the demo clip");
+        let bss = bss_eval_v4(&stems, &estimates, second, second, FILTERS_LEN)
+            .expect("BSS-Eval of the demo clip");
         let sir = bss.medians(0)[2];
         let interference: f64 = (1..4).map(|s| e(&vocals, s)).sum();
         let projection_ratio = db(e(&vocals, 0), interference);

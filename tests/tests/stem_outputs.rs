@@ -57,14 +57,23 @@ fn configurations_offer_plain_stereo_first_and_stem_outputs() {
     let mut inst = Instance::new();
     let configs = inst.port_configs();
     for c in &configs {
-        println!("audio-ports config {}: {:?}, {} in / {} out ports, main {:?} -> {:?}", c.id, c.name, c.inputs, c.outputs, c.main_in, c.main_out);
+        println!(
+            "audio-ports config {}: {:?}, {} in / {} out ports, main {:?} -> {:?}",
+            c.id, c.name, c.inputs, c.outputs, c.main_in, c.main_out
+        );
     }
     // The default (first) configuration is plain stereo; without selecting anything the host
     // sees one stereo input and one stereo output.
     let first = &configs[0];
-    assert_eq!((first.inputs, first.outputs, first.main_in, first.main_out), (1, 1, Some(2), Some(2)));
+    assert_eq!(
+        (first.inputs, first.outputs, first.main_in, first.main_out),
+        (1, 1, Some(2), Some(2))
+    );
     assert_eq!(inst.ports(false), vec![("Output".to_string(), 2)]);
-    assert!(configs.iter().any(|c| c.outputs == 5 && c.main_out == Some(2)), "no stem-outputs configuration");
+    assert!(
+        configs.iter().any(|c| c.outputs == 5 && c.main_out == Some(2)),
+        "no stem-outputs configuration"
+    );
 
     assert!(inst.select_stem_outputs());
     let outs = inst.ports(false);
@@ -83,7 +92,10 @@ fn stem_outputs_sum_to_the_main_output() {
     let (lat, main, stems) = render_stems(&input, &[]);
     assert_eq!(stems.len(), 4);
     assert!(stems.iter().all(|s| s.len() == 2), "stem outputs are stereo");
-    assert!(stems.iter().flatten().flatten().all(|v| v.is_finite()), "unwritten (NaN) or non-finite stem samples");
+    assert!(
+        stems.iter().flatten().flatten().all(|v| v.is_finite()),
+        "unwritten (NaN) or non-finite stem samples"
+    );
     // The main output is unchanged: the input delayed by the latency (unity gains).
     let null = error_db(&main, &delayed(&input, lat), 0..len);
     let err = stem_sum_error(&main, &stems, lat);
@@ -147,7 +159,11 @@ fn stem_outputs_in_real_time_mode_stay_finite_and_main_nulls() {
         for t in lat..len {
             let sum: f32 = stems.iter().map(|s| s[c][t]).sum();
             let dry_fallback = stems.iter().all(|s| s[c][t] == 0.0);
-            assert!(dry_fallback || (main[c][t] - sum).abs() <= 1e-5, "sample {t}: main {} vs stems {sum}", main[c][t]);
+            assert!(
+                dry_fallback || (main[c][t] - sum).abs() <= 1e-5,
+                "sample {t}: main {} vs stems {sum}",
+                main[c][t]
+            );
         }
     }
 }

@@ -30,7 +30,8 @@ struct PClassInfo {
 
 #[repr(C)]
 struct IPluginFactoryVtbl {
-    query_interface: unsafe extern "system" fn(*mut c_void, *const [u8; 16], *mut *mut c_void) -> i32,
+    query_interface:
+        unsafe extern "system" fn(*mut c_void, *const [u8; 16], *mut *mut c_void) -> i32,
     add_ref: unsafe extern "system" fn(*mut c_void) -> u32,
     release: unsafe extern "system" fn(*mut c_void) -> u32,
     get_factory_info: unsafe extern "system" fn(*mut c_void, *mut PFactoryInfo) -> i32,
@@ -46,7 +47,11 @@ fn text(c: &[c_char]) -> String {
 #[test]
 fn vst3_factory_lists_demix() {
     let path = demix_e2e::plugin_path();
-    assert!(path.exists(), "{} not found: run `cargo build -p demix --features assert_process_allocs`", path.display());
+    assert!(
+        path.exists(),
+        "{} not found: run `cargo build -p demix --features assert_process_allocs`",
+        path.display()
+    );
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
     unsafe {
         let lib = dlopen(cpath.as_ptr(), RTLD_NOW);

@@ -20,7 +20,8 @@ fn copy_into(dir: &Path, files: &[&Path]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for f in files {
         let name = f.file_name().context("file name")?;
-        std::fs::copy(f, dir.join(name)).with_context(|| format!("copying {} into {}", f.display(), dir.display()))?;
+        std::fs::copy(f, dir.join(name))
+            .with_context(|| format!("copying {} into {}", f.display(), dir.display()))?;
     }
     Ok(())
 }
@@ -33,14 +34,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let root = repo_root();
     let lib = crate::fetch_ort::lib_path();
     let model = root.join("models").join("demix.onnx");
-    let files: Vec<&Path> = [lib.as_path(), model.as_path()].into_iter().filter(|p| p.exists()).collect();
+    let files: Vec<&Path> =
+        [lib.as_path(), model.as_path()].into_iter().filter(|p| p.exists()).collect();
     let bundled = root.join("target").join("bundled");
     // nice-plug-xtask takes any `target/<profile>/demix` executable for a standalone build of
     // the plugin; ours is the command-line tool of the same name, which is no plugin.
     for profile in ["release", "debug"] {
         let cli = root.join("target").join(profile).join("demix");
         let stray = bundled.join("demix");
-        if stray.is_file() && cli.is_file() && std::fs::read(&stray).ok() == std::fs::read(&cli).ok() {
+        if stray.is_file()
+            && cli.is_file()
+            && std::fs::read(&stray).ok() == std::fs::read(&cli).ok()
+        {
             std::fs::remove_file(&stray)?;
         }
     }

@@ -15,7 +15,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let out = root.join("demo-out");
     run_cmd(
         Command::new("cargo")
-            .args(["run", "--release", "-q", "-p", "demix-cli", "--", "separate", "demo/demo_mix.flac", "-o"])
+            .args([
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "demix-cli",
+                "--",
+                "separate",
+                "demo/demo_mix.flac",
+                "-o",
+            ])
             .arg(&out)
             .args(["--reference-dir", "demo/stems"])
             .env("DEMIX_ORT_LIB", crate::fetch_ort::lib_path())

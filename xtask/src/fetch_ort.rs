@@ -65,11 +65,19 @@ fn pip_download(dest: &Path) -> anyhow::Result<()> {
     if venv.is_file() {
         candidates.push((venv, &["-m", "pip"]));
     }
-    candidates.extend([("python3", &["-m", "pip"][..]), ("pip3", &[]), ("pip", &[])].map(|(p, a)| (PathBuf::from(p), a)));
+    candidates.extend(
+        [("python3", &["-m", "pip"][..]), ("pip3", &[]), ("pip", &[])]
+            .map(|(p, a)| (PathBuf::from(p), a)),
+    );
     let mut last_err = String::new();
     for (prog, pre) in candidates {
         let shown = prog.display();
-        eprintln!("fetch-ort: {shown} {} {} {} {spec}", pre.join(" "), args.join(" "), dest.display());
+        eprintln!(
+            "fetch-ort: {shown} {} {} {} {spec}",
+            pre.join(" "),
+            args.join(" "),
+            dest.display()
+        );
         match Command::new(&prog).args(pre).args(args).arg(dest).arg(&spec).status() {
             Ok(s) if s.success() => return Ok(()),
             Ok(s) => last_err = format!("{shown} exited with {s}"),
@@ -112,8 +120,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
 
     let file = std::fs::File::open(&wheel)?;
-    let mut zip = zip::ZipArchive::new(file).with_context(|| format!("reading {}", wheel.display()))?;
-    let mut entry = zip.by_name(LIB_IN_WHEEL).with_context(|| format!("{LIB_IN_WHEEL} not in {WHEEL}"))?;
+    let mut zip =
+        zip::ZipArchive::new(file).with_context(|| format!("reading {}", wheel.display()))?;
+    let mut entry =
+        zip.by_name(LIB_IN_WHEEL).with_context(|| format!("{LIB_IN_WHEEL} not in {WHEEL}"))?;
     let mut bytes = Vec::with_capacity(entry.size() as usize);
     entry.read_to_end(&mut bytes)?;
     let lib_sha = format!("{:x}", Sha256::digest(&bytes));

@@ -122,11 +122,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         bail!("cargo xtask install is for Linux");
     }
     let prefix = parse_prefix(args)?;
-    let prefix = if prefix.is_absolute() {
-        prefix
-    } else {
-        std::env::current_dir()?.join(prefix)
-    };
+    let prefix = if prefix.is_absolute() { prefix } else { std::env::current_dir()?.join(prefix) };
     let layout = Layout::new(&prefix);
     // Check every destination before building or changing anything.
     check_clap(&layout)?;
@@ -138,16 +134,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let root = repo_root();
     crate::bundle::run(&["demix".to_string(), "--release".to_string()])?;
     run_cmd(
-        Command::new("cargo")
-            .args(["build", "--release", "-p", "demix-cli"])
-            .current_dir(&root),
+        Command::new("cargo").args(["build", "--release", "-p", "demix-cli"]).current_dir(&root),
     )?;
     let bundled = root.join("target").join("bundled");
 
-    install_dir(
-        &bundled.join(crate::bundle::RESOURCES_DIR),
-        &layout.clap_resources,
-    )?;
+    install_dir(&bundled.join(crate::bundle::RESOURCES_DIR), &layout.clap_resources)?;
     std::fs::copy(bundled.join("demix.clap"), &layout.clap)
         .with_context(|| format!("copying demix.clap to {}", layout.clap.display()))?;
     eprintln!("installed {}", layout.clap.display());
@@ -159,10 +150,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&staging)?;
     }
     copy_dir(&bundled.join(crate::bundle::RESOURCES_DIR), &staging)?;
-    std::fs::copy(
-        root.join("target").join("release").join("demix"),
-        staging.join("demix"),
-    )?;
+    std::fs::copy(root.join("target").join("release").join("demix"), staging.join("demix"))?;
     install_dir(&staging, &layout.cli_dir)?;
 
     let bin = layout.cli_link.parent().context("link folder")?;

@@ -76,7 +76,9 @@ fn apt() -> anyhow::Result<()> {
             missing.join(" ")
         );
     }
-    run_cmd(Command::new("apt-get").args(["update", "-qq"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run_cmd(
+        Command::new("apt-get").args(["update", "-qq"]).env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
     run_cmd(
         Command::new("apt-get")
             .args(["install", "-y", "-qq", "--no-install-recommends"])
@@ -103,7 +105,9 @@ fn venv() -> anyhow::Result<()> {
     let package = "models/pyproject.toml";
     let mut wanted = String::new();
     for r in reqs.iter().chain([&package]) {
-        wanted.push_str(&std::fs::read_to_string(root.join(r)).with_context(|| format!("reading {r}"))?);
+        wanted.push_str(
+            &std::fs::read_to_string(root.join(r)).with_context(|| format!("reading {r}"))?,
+        );
     }
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return Ok(());
@@ -116,7 +120,16 @@ fn venv() -> anyhow::Result<()> {
     run_cmd(&mut pip)?;
     run_cmd(
         Command::new(&py)
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", "-e", "models"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "-e",
+                "models",
+            ])
             .current_dir(&root),
     )?;
     std::fs::write(stamp, wanted)?;
@@ -131,4 +144,3 @@ pub fn run(_args: &[String]) -> anyhow::Result<()> {
     eprintln!("setup complete");
     Ok(())
 }
-

@@ -23,7 +23,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     run_cmd(
         Command::new("cargo")
             // Same features as the build above, so nice-plug is compiled once.
-            .args(["test", "--workspace", "--exclude", "xtask", "--features", "demix/assert_process_allocs"])
+            .args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "xtask",
+                "--features",
+                "demix/assert_process_allocs",
+            ])
             .env("DEMIX_ORT_LIB", &ort)
             // ONNX Runtime was fetched above: a test that cannot find it fails instead of skipping
             .env("DEMIX_STRICT_TESTS", "1")
