@@ -122,7 +122,7 @@ pub fn decode(path: &Path) -> Result<Decoded> {
                 layout = Some(spec.channels);
                 sample_rate = Some(spec.rate);
                 let cap = decoded.capacity() as u64;
-                if buf.as_ref().map_or(true, |b| b.capacity() < decoded.capacity() * n_ch) {
+                if buf.as_ref().is_none_or(|b| b.capacity() < decoded.capacity() * n_ch) {
                     buf = Some(SampleBuffer::<f32>::new(cap, spec));
                 }
                 let b = buf.as_mut().unwrap();

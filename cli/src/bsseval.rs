@@ -217,7 +217,7 @@ pub fn bss_eval_v4(
             continue;
         }
         let nfft = (w + l - 1).next_power_of_two();
-        if conv.as_ref().map_or(true, |c| c.nfft != nfft) {
+        if conv.as_ref().is_none_or(|c| c.nfft != nfft) {
             conv = Some(Convolver::new(&mut planner, nfft, l, nsrc, nchan, &c_all, &c_own));
         }
         let cv = conv.as_mut().unwrap();

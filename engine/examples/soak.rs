@@ -330,7 +330,7 @@ impl Music {
         let beat = (t / beat_len) as u32;
         let bar_beat = beat % 4;
         // drums
-        let kick = if bar_beat % 2 == 0 {
+        let kick = if bar_beat.is_multiple_of(2) {
             (-beat_pos * 25.0).exp() * self.osc(0, 45.0 + 80.0 * (-beat_pos * 40.0).exp())
         } else {
             0.0

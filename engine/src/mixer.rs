@@ -185,7 +185,7 @@ impl Smoother {
 
     /// Advances one sample and returns the new value.
     #[inline]
-    pub fn next(&mut self) -> f32 {
+    pub fn advance(&mut self) -> f32 {
         if self.remaining > 0 {
             self.remaining -= 1;
             // Computed from the target, not accumulated, so rounding never adds up.
@@ -264,9 +264,9 @@ impl Mixer {
     pub fn next_gains(&mut self) -> ([f32; N_STEMS], f32, f32) {
         let mut g = [0.0; N_STEMS];
         for s in 0..N_STEMS {
-            g[s] = self.stem[s].next() * self.switch[s].next();
+            g[s] = self.stem[s].advance() * self.switch[s].advance();
         }
-        (g, self.wet.next(), self.bypass.next())
+        (g, self.wet.advance(), self.bypass.advance())
     }
 }
 
@@ -291,7 +291,7 @@ mod tests {
             if i == 300 {
                 s.set_target(0.25); // retarget mid-ramp
             }
-            let v = s.next();
+            let v = s.advance();
             assert!((v - prev).abs() <= limit, "step {} at {i}", (v - prev).abs());
             prev = v;
         }

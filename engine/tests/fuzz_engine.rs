@@ -325,7 +325,7 @@ fn fill(buf: &mut [Vec<f32>], len: usize, sig: Sig, seed: u32, t0: u64, sr: f32)
                 Sig::Music => music(t0 + i as u64, c, sr, n),
                 Sig::Denormal => n * 1e-39,
                 Sig::NanEvery(k) => {
-                    if (i as u32 + c as u32) % k == 0 {
+                    if (i as u32 + c as u32).is_multiple_of(k) {
                         f32::NAN
                     } else {
                         0.5 * n
@@ -698,9 +698,15 @@ fn neural_engine_survives_random_audio_automation_and_resets() {
 /// stayed on (the output never nulled again at unity settings).
 #[test]
 fn shaping_change_applies_during_a_long_offline_render() {
-    let mut shaping = ShapingSettings::default();
-    shaping.deesser =
-        DeEsserSettings { enabled: true, frequency_hz: 2000.0, threshold_db: 0.0, ratio: 5.0 };
+    let shaping = ShapingSettings {
+        deesser: DeEsserSettings {
+            enabled: true,
+            frequency_hz: 2000.0,
+            threshold_db: 0.0,
+            ratio: 5.0,
+        },
+        ..ShapingSettings::default()
+    };
     let unity_full =
         MixSettings { wet: 0.0, mode: Mode::FullMix, transition_ms: 0.0, ..MixSettings::default() };
     let sc = Scenario {

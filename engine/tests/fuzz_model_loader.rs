@@ -210,8 +210,12 @@ fn get_varint(b: &[u8], pos: &mut usize) -> u64 {
     v
 }
 
-/// Top-level fields of a valid model as (field number, raw bytes of the whole field).
-fn top_fields(b: &[u8]) -> Vec<(u64, Vec<u8>, Option<(usize, usize)>)> {
+/// One top-level field: its number, the raw bytes of the whole field and, for a length-delimited
+/// field, the (start, end) of its payload in the model bytes.
+type Field = (u64, Vec<u8>, Option<(usize, usize)>);
+
+/// Top-level fields of a valid model.
+fn top_fields(b: &[u8]) -> Vec<Field> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < b.len() {

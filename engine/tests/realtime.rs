@@ -147,8 +147,7 @@ fn muting_and_soloing_change_the_output() {
     let drums = run(&mut eng, &x, 512, &solo, true);
     let ratio = energy(&drums) / energy(&full);
     assert!(ratio > 0.01 && ratio < 0.9, "drums solo keeps {ratio:.3} of the energy");
-    let mut all_muted = MixSettings::default();
-    all_muted.mute = [true; 4];
+    let all_muted = MixSettings { mute: [true; 4], ..MixSettings::default() };
     let mut eng = engine(sr, 2, 512);
     let silent = run(&mut eng, &x, 512, &all_muted, true);
     // Only the ramp down from unity (the default 50 ms transition) may leak.
@@ -249,10 +248,10 @@ fn mono_engine_nulls() {
 /// Block `k`'s changes to gains, mute/solo, dry/wet and bypass in the no-allocation tests.
 fn vary_settings(settings: &mut MixSettings, k: usize) {
     settings.stem_gain_db[k % 4] = (k % 13) as f32 - 6.0;
-    settings.mute[(k + 1) % 4] = k % 5 == 0;
-    settings.solo[2] = k % 7 == 0;
+    settings.mute[(k + 1) % 4] = k.is_multiple_of(5);
+    settings.solo[2] = k.is_multiple_of(7);
     settings.wet = (k % 3) as f32 / 2.0;
-    settings.bypass = k % 11 == 0;
+    settings.bypass = k.is_multiple_of(11);
 }
 
 #[test]

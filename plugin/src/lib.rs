@@ -146,7 +146,7 @@ impl Demix {
             .or(layout.main_input_channels)
             .map_or(2, |c| c.get() as usize);
         let sr = buffer_config.sample_rate;
-        if !(sr.is_finite() && sr >= 1000.0) || !(1..=2).contains(&channels) {
+        if !(sr.is_finite() && sr >= 1000.0 && (1..=2).contains(&channels)) {
             nice_error!("demix: unsupported setup: {sr} Hz, {channels} channels");
             return None;
         }

@@ -300,10 +300,10 @@ impl Instance {
 
     /// Switches CLAP render mode (must be called while inactive to take effect at activation).
     pub fn set_render_mode(&mut self, offline: bool) -> bool {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let Some(render) = h.get_extension::<PluginRender>() else { return false };
         let mode = if offline { RenderMode::Offline } else { RenderMode::Realtime };
-        render.set(&mut h, mode).is_ok()
+        render.set(&h, mode).is_ok()
     }
 
     /// Activates at `sample_rate` with blocks of at most `max_block` samples (stereo).
@@ -488,20 +488,20 @@ impl Instance {
 
     /// The latency the plugin reports, in samples.
     pub fn latency(&mut self) -> u32 {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let lat = h.get_extension::<PluginLatency>().expect("no latency extension");
-        lat.get(&mut h)
+        lat.get(&h)
     }
 
     /// All parameters.
     pub fn params(&mut self) -> Vec<ParamDesc> {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let ext = h.get_extension::<PluginParams>().expect("no params extension");
-        let n = ext.count(&mut h);
+        let n = ext.count(&h);
         let mut out = Vec::new();
         for i in 0..n {
             let mut buf = ParamInfoBuffer::new();
-            if let Some(info) = ext.get_info(&mut h, i, &mut buf) {
+            if let Some(info) = ext.get_info(&h, i, &mut buf) {
                 out.push(ParamDesc {
                     id: info.id,
                     name: String::from_utf8_lossy(info.name).into_owned(),
@@ -526,9 +526,9 @@ impl Instance {
 
     /// Current plain value of a parameter.
     pub fn param_value(&mut self, id: ClapId) -> f64 {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let ext = h.get_extension::<PluginParams>().expect("no params extension");
-        ext.get_value(&mut h, id).expect("get_value failed")
+        ext.get_value(&h, id).expect("get_value failed")
     }
 
     /// All parameter values, by name.
@@ -568,19 +568,19 @@ impl Instance {
 
     /// Saves the plugin state.
     pub fn save_state(&mut self) -> Vec<u8> {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let st = h.get_extension::<PluginState>().expect("no state extension");
         let mut out = Vec::new();
-        st.save(&mut h, &mut out).expect("state save failed");
+        st.save(&h, &mut out).expect("state save failed");
         out
     }
 
     /// Loads a plugin state; false if the plugin rejected it.
     pub fn load_state(&mut self, bytes: &[u8]) -> bool {
-        let mut h = self.instance.plugin_handle();
+        let h = self.instance.plugin_handle();
         let st = h.get_extension::<PluginState>().expect("no state extension");
         let mut r = bytes;
-        st.load(&mut h, &mut r).is_ok()
+        st.load(&h, &mut r).is_ok()
     }
 
     /// Calls the plugin's `reset` from the audio thread's side.
@@ -728,7 +728,7 @@ pub mod signal {
             Noise(seed.max(1))
         }
         /// Next sample.
-        pub fn next(&mut self) -> f32 {
+        pub fn sample(&mut self) -> f32 {
             let mut x = self.0;
             x ^= x << 13;
             x ^= x >> 7;
@@ -764,9 +764,9 @@ pub mod signal {
         for i in 0..len {
             let k = i % period;
             let env = (-(k as f32) / (0.03 * sr)).exp();
-            let n = noise.next();
+            let n = noise.sample();
             drums[0][i] = 0.8 * env * n;
-            drums[1][i] = 0.8 * env * (0.8 * n + 0.2 * noise.next());
+            drums[1][i] = 0.8 * env * (0.8 * n + 0.2 * noise.sample());
         }
         // Bass: 55 Hz sine, centre.
         let bass: Vec<f32> = (0..len).map(|i| 0.15 * (tau * 55.0 * i as f32 / sr).sin()).collect();

@@ -34,7 +34,7 @@ fn gain(db: f64) -> f64 {
 
 fn stereo_noise(len: usize, seed: u64, amp: f32) -> Vec<Vec<f32>> {
     let mut n = Noise::new(seed);
-    (0..2).map(|_| (0..len).map(|_| amp * n.next()).collect()).collect()
+    (0..2).map(|_| (0..len).map(|_| amp * n.sample()).collect()).collect()
 }
 
 /// Null test: at unity gains the output is the input delayed by exactly the reported latency.
@@ -123,7 +123,10 @@ fn impulse_lands_exactly_at_reported_latency() {
 }
 
 /// Output of a 4-second synthetic mix with the given parameter changes (plain values).
-fn render_mix(sr: f64, params: &[(&str, f64)]) -> (usize, Vec<Vec<f32>>, [[Vec<f32>; 2]; 4]) {
+/// `(latency_samples, output[channel][sample], true stems[stem][channel][sample])`.
+type Render = (usize, Vec<Vec<f32>>, [[Vec<f32>; 2]; 4]);
+
+fn render_mix(sr: f64, params: &[(&str, f64)]) -> Render {
     let mut inst = Instance::new();
     assert!(inst.set_render_mode(true));
     inst.activate(sr, 1024);
@@ -149,7 +152,7 @@ fn muting_vocals_and_soloing_drums() {
     let (_, solo, _) = render_mix(sr, &[classic, ("Drums Solo", 1.0)]);
     let len = unity[0].len();
     let range = lat + (0.5 * sr) as usize..len;
-    let d: Vec<Vec<Vec<f32>>> = stems.iter().map(|s| delayed(&s.to_vec(), lat)).collect();
+    let d: Vec<Vec<Vec<f32>>> = stems.iter().map(|s| delayed(s.as_ref(), lat)).collect();
     let e = |y: &[Vec<f32>], s: usize| projected_energy(y, &d[s], range.clone());
     let db = |a: f64, b: f64| 10.0 * (a / b).log10();
 
@@ -368,8 +371,8 @@ fn reset_and_parameter_flood_mid_stream() {
     for (k, b) in block_plan(len / 2, &[128, 1, 333, 0, 512]).into_iter().enumerate() {
         // Flood: every block changes a few parameters (random plain values within range).
         for _ in 0..3 {
-            let n = &names[(noise.next().abs() * names.len() as f32) as usize % names.len()];
-            let v = noise.next().abs().min(1.0) as f64;
+            let n = &names[(noise.sample().abs() * names.len() as f32) as usize % names.len()];
+            let v = noise.sample().abs().min(1.0) as f64;
             let v = if n.contains("Gain") || n == "Dry/Wet" { v } else { v.round() };
             // Every so often a hostile value: out of range or not a number.
             let v = match (k + names.len()) % 97 {
@@ -478,7 +481,7 @@ fn main_thread_calls_while_processing_on_another_thread() {
                 let in_audio = in_ports.with_input_buffers([AudioPortBuffer {
                     latency: 0,
                     channels: AudioPortBufferType::f32_input_only(
-                        in_bufs.iter_mut().map(|b| InputChannel::variable(b)),
+                        in_bufs.iter_mut().map(InputChannel::variable),
                     ),
                 }]);
                 let mut out_audio = out_ports.with_output_buffers([AudioPortBuffer {
@@ -653,7 +656,7 @@ fn state_fuzz_random_and_mutated_bytes() {
     src.flush_params();
     let valid = src.save_state();
     let mut rng = Noise::new(1234);
-    let mut rnd = |n: usize| ((rng.next().abs() * n as f32) as usize).min(n.saturating_sub(1));
+    let mut rnd = |n: usize| ((rng.sample().abs() * n as f32) as usize).min(n.saturating_sub(1));
     let input = stereo_noise(2048, 11, 0.5);
     let (mut accepted, mut rejected) = (0, 0);
     let mut inst = Instance::new();
@@ -815,6 +818,7 @@ struct Removal {
 ///    the true vocals and E_i = the sum over the other stems of their energy in it;
 ///    SIR = 10 log10(E_v / E_i) (BSS-Eval's SIR with a gain-only projection).
 ///  * the drop of stem s in a mode: 10 log10(E_s in Full mix / E_s in the mode's output).
+///
 /// Classic engine (deterministic, no model needed).
 fn measure_stem_removal() -> Vec<Removal> {
     let sr = 44100.0;
@@ -834,7 +838,7 @@ fn measure_stem_removal() -> Vec<Removal> {
     let (lat, full) = render(FULL_MIX, None, false);
     let (_, full_hard) = render(FULL_MIX, None, true);
     let range = lat + (0.5 * sr) as usize..len;
-    let d: Vec<Vec<Vec<f32>>> = stems.iter().map(|s| delayed(&s.to_vec(), lat)).collect();
+    let d: Vec<Vec<Vec<f32>>> = stems.iter().map(|s| delayed(s.as_ref(), lat)).collect();
     let e = |y: &[Vec<f32>], s: usize| projected_energy(y, &d[s], range.clone());
     let db = |a: f64, b: f64| 10.0 * (a / b).log10();
     let mut out = Vec::new();
@@ -939,7 +943,7 @@ fn new_parameters_automate_without_non_finite_output() {
             let mut t = 0u32;
             for j in 0..4 {
                 let name = NEW_PARAMS[(k * 4 + j) % NEW_PARAMS.len()];
-                let r = rng.next().abs().min(1.0) as f64;
+                let r = rng.sample().abs().min(1.0) as f64;
                 let v = match name {
                     "Mode" => (r * 6.99).floor(),
                     "Coherent Vocals" | "Stereo Refinement" | "Bass Low-end Mono" | "De-esser"
@@ -1025,7 +1029,7 @@ fn no_subnormal_output_samples() {
         .map(|_| {
             (0..len)
                 .map(|i| {
-                    let r = noise.next();
+                    let r = noise.sample();
                     if (i / 3000) % 2 == 0 {
                         r * f32::MIN_POSITIVE
                     } else {

@@ -93,7 +93,7 @@ fn render(clap: &Path, sr: f64, input: &[Vec<f32>], params: &[(&str, f64)]) -> V
     let len = input[0].len();
     let padded: Vec<Vec<f32>> = input
         .iter()
-        .map(|c| c.iter().copied().chain(std::iter::repeat(0.0).take(lat)).collect())
+        .map(|c| c.iter().copied().chain(std::iter::repeat_n(0.0, lat)).collect())
         .collect();
     let out = inst.process(&padded, &[512, 1024, 333, 64]);
     out.into_iter().map(|c| c[lat..lat + len].to_vec()).collect()
@@ -101,7 +101,10 @@ fn render(clap: &Path, sr: f64, input: &[Vec<f32>], params: &[(&str, f64)]) -> V
 
 /// Four known stems (`[stem][channel][sample]`, cut to equal length), their sum and the sample
 /// rate, read from `dir/<stem>.<ext>`.
-fn mix_of(dir: &Path, ext: &str) -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
+/// A song at its sample rate: `(rate_hz, stems[stem][channel][sample], mix[channel][sample])`.
+type Song = (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>);
+
+fn mix_of(dir: &Path, ext: &str) -> Song {
     let mut sr = 0;
     let stems: Vec<Vec<Vec<f32>>> = STEMS
         .iter()
@@ -120,21 +123,18 @@ fn mix_of(dir: &Path, ext: &str) -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
 }
 
 /// The demo clip's stems (one 15 s excerpt of one valid song).
-fn known_mix() -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
+fn known_mix() -> Song {
     mix_of(&repo().join("demo").join("stems"), "flac")
 }
 
 /// The valid medley's stems (36 s: every valid song, 2 s each, chosen by a fixed rule).
-fn medley_mix() -> (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>) {
+fn medley_mix() -> Song {
     mix_of(&repo().join("tests").join("fixtures").join("medley"), "ogg")
 }
 
 /// Solos each stem in turn with each engine through the installed plugin and checks that the
 /// Neural engine's SDR beats Classic's on every stem; prints the table.
-fn neural_beats_classic_on_every_stem(
-    what: &str,
-    (sr, stems, mix): (f64, Vec<Vec<Vec<f32>>>, Vec<Vec<f32>>),
-) {
+fn neural_beats_classic_on_every_stem(what: &str, (sr, stems, mix): Song) {
     let clap = install_bundle();
     let mut table = Vec::new();
     println!("{what}:");

@@ -1,5 +1,5 @@
-//! `cargo xtask test`: sets the machine up, then runs every test that needs no PyTorch:
-//! the Rust workspace (engine units and real-time tests, neural parity, CLI, the CLAP host
+//! `cargo xtask test`: sets the machine up, checks formatting and clippy, then runs every
+//! test that needs no PyTorch: the Rust workspace (engine units and real-time tests, neural parity, CLI, the CLAP host
 //! end-to-end tests against the plugin built with `assert_process_allocs`), the Python
 //! dataset, package-list and model-contract tests, the VST3 plugin hosted by pedalboard, and
 //! the editor smoke check under Xvfb.
@@ -13,6 +13,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     crate::setup::run(args)?;
     let root = repo_root();
     let ort = crate::fetch_ort::lib_path();
+    // Style first: it is the cheapest failure to find.
+    run_cmd(Command::new("cargo").args(["fmt", "--all", "--check"]).current_dir(&root))?;
+    run_cmd(
+        Command::new("cargo")
+            .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+            .current_dir(&root),
+    )?;
     // The end-to-end tests load this build of the plugin; with `assert_process_allocs` any
     // allocation on the audio thread aborts the host process, failing the test.
     run_cmd(
