@@ -350,3 +350,32 @@ fn write_flac(path: &Path, audio: &Audio) -> Result<()> {
     std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// File extensions the CLI reads as audio (lower case).
+pub const AUDIO_EXTS: [&str; 7] = ["wav", "flac", "mp3", "ogg", "m4a", "aac", "mp4"];
+
+/// Whether `p` is a file with one of [`AUDIO_EXTS`] (any case).
+pub fn is_audio(p: &Path) -> bool {
+    p.is_file()
+        && p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| AUDIO_EXTS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Finds `<dir>/<song>/<name>.<ext>` or `<dir>/<name>.<ext>`.
+pub fn find_stem_file(dir: &Path, song: Option<&str>, name: &str) -> Option<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(s) = song {
+        dirs.push(dir.join(s));
+    }
+    dirs.push(dir.to_path_buf());
+    for d in dirs {
+        for ext in AUDIO_EXTS {
+            let p = d.join(format!("{name}.{ext}"));
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}

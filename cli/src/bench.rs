@@ -19,12 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use demix_engine::mixer::MixSettings;
-use demix_engine::neural::neural_factory;
-use demix_engine::processor::HopProcessor;
-use demix_engine::realtime::{EngineConfig, RealtimeEngine};
-use demix_engine::separator::{Frame, Masks, Separator, SeparatorError, N_STEMS};
-use demix_engine::status::{EngineKind, EngineStatus};
+use demix_engine::audio_thread::mixer::MixSettings;
+use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::dsp::separator::{Frame, Masks, Separator, SeparatorError};
+use demix_engine::model::neural::neural_factory;
+use demix_engine::stem::N_STEMS;
+use demix_engine::sync::status::{EngineKind, EngineStatus};
+use demix_engine::worker::processor::HopProcessor;
 use demix_engine::Complex32;
 use serde::Serialize;
 
@@ -162,7 +163,7 @@ impl Separator for ConstantMasks {
 /// Times `HopProcessor::process_hop` with `sep`, stereo refinement on or off.
 fn bench_worker(
     sep: &mut dyn Separator,
-    cfg: demix_engine::stft::StftConfig,
+    cfg: demix_engine::dsp::stft::StftConfig,
     rate: u32,
     hops: usize,
     stereo_refine: bool,
@@ -173,7 +174,7 @@ fn bench_worker(
     let mut input = vec![0.0f32; cfg.hop * 2];
     let mut out = vec![0.0f32; cfg.hop * N_STEMS * 2];
     let mut proc = HopProcessor::new(cfg, 2, rate as f32);
-    proc.set_shaping(&demix_engine::shaping::ShapingSettings {
+    proc.set_shaping(&demix_engine::dsp::shaping::ShapingSettings {
         stereo_refine,
         ..Default::default()
     });
@@ -218,7 +219,7 @@ fn bench_copy_gain(block: usize, iters: usize) -> Stats {
 /// Audio thread at real-time pace; returns (stats, underrun blocks, blocks, latency).
 fn bench_audio(
     engine: &EngineSetup,
-    cfg: demix_engine::stft::StftConfig,
+    cfg: demix_engine::dsp::stft::StftConfig,
     rate: u32,
     block: usize,
     seconds: f64,

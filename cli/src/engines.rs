@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
-use demix_engine::classic::ClassicSeparator;
-use demix_engine::model_meta::{load_model_info, ModelInfo};
-use demix_engine::neural::NeuralSeparator;
-use demix_engine::ort_env;
-use demix_engine::separator::Separator;
-use demix_engine::stft::StftConfig;
+use demix_engine::dsp::classic::ClassicSeparator;
+use demix_engine::dsp::separator::Separator;
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::bundle;
+use demix_engine::model::contract::{load_model_info, ModelInfo};
+use demix_engine::model::neural::NeuralSeparator;
 
 /// The separator the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -31,12 +31,12 @@ pub const MODEL_ENV: &str = "DEMIX_MODEL";
 
 /// Folders the CLI searches for its run-time files (the model, ONNX Runtime), in order: its
 /// install folder (the executable's folder and the bundle-style folders beside it, see
-/// [`ort_env::module_search_dirs`]), then, for a development build, the repository's `models/`
+/// [`bundle::module_search_dirs`]), then, for a development build, the repository's `models/`
 /// and the `cargo xtask fetch-ort` cache. Never the current directory.
 pub fn search_dirs() -> Vec<PathBuf> {
-    let mut dirs = ort_env::module_search_dirs();
+    let mut dirs = bundle::module_search_dirs();
     dirs.extend(
-        [ort_env::repo_models_dir(), ort_env::repo_cache_dir()]
+        [bundle::repo_models_dir(), bundle::repo_cache_dir()]
             .iter()
             .filter_map(|d| d.canonicalize().ok()),
     );
@@ -44,14 +44,14 @@ pub fn search_dirs() -> Vec<PathBuf> {
 }
 
 /// The model to use when `--model` is not given: `$DEMIX_MODEL` if set, else the first
-/// `file_name` (e.g. [`ort_env::MODEL_FILE`]) in [`search_dirs`]. The error names every folder
+/// `file_name` (e.g. [`bundle::MODEL_FILE`]) in [`search_dirs`]. The error names every folder
 /// searched.
 pub fn default_model(file_name: &str) -> Result<PathBuf> {
     if let Some(v) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(v));
     }
     let dirs = search_dirs();
-    ort_env::find_file_in(&dirs, file_name).ok_or_else(|| {
+    bundle::find_file_in(&dirs, file_name).ok_or_else(|| {
         let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         anyhow!(
             "model file {file_name} not found in {}; give --model FILE or set {MODEL_ENV}",
@@ -122,7 +122,7 @@ impl EngineSetup {
     pub fn stft_config(&self, sample_rate_hz: u32) -> StftConfig {
         match &self.neural {
             Some(n) => n.info.stft_for_rate(sample_rate_hz as f64),
-            None => StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sample_rate_hz as f64),
+            None => StftConfig::default_for_rate(sample_rate_hz as f64),
         }
     }
 
@@ -148,7 +148,7 @@ pub fn neural_setup(model: &Path) -> Result<NeuralSetup> {
     }
     let info = load_model_info(model).map_err(|e| anyhow!("{e}"))?;
     // `DEMIX_ORT_LIB` if set, else the first of `search_dirs()` that holds the library.
-    let ort_lib = ort_env::locate_ort_library(&search_dirs()).map_err(|e| anyhow!("{e}"))?;
+    let ort_lib = bundle::locate_ort_library(&search_dirs()).map_err(|e| anyhow!("{e}"))?;
     NeuralSeparator::load(model, &ort_lib, 2).map_err(|e| anyhow!("{e}"))?;
     Ok(NeuralSetup { model: model.to_path_buf(), ort_lib, info })
 }
@@ -157,7 +157,7 @@ pub fn neural_setup(model: &Path) -> Result<NeuralSetup> {
 /// `neural`, falls back to classic for `auto`. Returns the engine and warnings to print.
 pub fn resolve(choice: EngineChoice, model: Option<&Path>) -> Result<(EngineSetup, Vec<String>)> {
     let neural_or_err =
-        || model_or_default(model, ort_env::MODEL_FILE).and_then(|m| neural_setup(&m));
+        || model_or_default(model, bundle::MODEL_FILE).and_then(|m| neural_setup(&m));
     let neural =
         |setup: NeuralSetup| EngineSetup { kind: ResolvedEngine::Neural, neural: Some(setup) };
     match choice {

@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use demix_engine::separator::STEM_NAMES;
+use demix_engine::stem::STEM_NAMES;
 use serde::Serialize;
 
-use crate::audio::{self, Audio};
+use crate::audio::{self, find_stem_file, is_audio, Audio};
 use crate::bsseval::{self, FILTERS_LEN};
 use crate::metrics::{self, nanmedian};
-use crate::separate::find_stem_file;
 
 /// Makes `channels` have `n` channels: mono is duplicated, stereo averaged to mono.
 pub fn match_channels(mut channels: Vec<Vec<f32>>, n: usize) -> Vec<Vec<f32>> {
@@ -143,15 +142,6 @@ fn opt(x: f64) -> Option<f64> {
     } else {
         Some(x)
     }
-}
-
-const AUDIO_EXTS: [&str; 7] = ["wav", "flac", "mp3", "ogg", "m4a", "aac", "mp4"];
-
-fn is_audio(p: &Path) -> bool {
-    p.is_file()
-        && p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| AUDIO_EXTS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Stem names (file stems) of the audio files directly in `dir`, sorted.

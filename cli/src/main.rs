@@ -143,7 +143,7 @@ fn run_bench(
 ) -> anyhow::Result<usize> {
     use demix_cli::bench;
     use demix_cli::engines::{model_or_default, neural_setup, EngineSetup, ResolvedEngine};
-    use demix_engine::ort_env::MODEL_FILE;
+    use demix_engine::model::bundle::MODEL_FILE;
     let explicit = engines.is_some();
     let wanted =
         engines.unwrap_or_else(|| vec!["classic".into(), "neural".into(), "neural-fp32".into()]);

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
-use demix_engine::offline;
-use demix_engine::separator::{N_STEMS, STEM_NAMES};
-use demix_engine::shaping::ShapingSettings;
+use demix_engine::dsp::shaping::ShapingSettings;
+use demix_engine::stem::{N_STEMS, STEM_NAMES};
+use demix_engine::worker::offline;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::audio::{self, Audio, OutFormat};
+use crate::audio::{self, find_stem_file, Audio, OutFormat};
 use crate::baseline;
 use crate::engines::{self, EngineChoice, EngineSetup, ResolvedEngine};
 use crate::metrics;
@@ -50,7 +50,7 @@ pub struct SeparateOptions {
     pub quiet: bool,
     /// Also write `spectrogram.png` (mixture and each written stem) next to the stems.
     pub plot: bool,
-    /// Stereo refinement after the masks (see `demix_engine::spatial`).
+    /// Stereo refinement after the masks (see `demix_engine::dsp::spatial`).
     pub stereo_refine: bool,
 }
 
@@ -234,26 +234,6 @@ fn outputs_for(
             vec![("instrumental".into(), Audio { sample_rate: sr, channels: acc })]
         }
     }
-}
-
-const AUDIO_EXTS: [&str; 7] = ["wav", "flac", "mp3", "ogg", "m4a", "aac", "mp4"];
-
-/// Finds `<dir>/<song>/<name>.<ext>` or `<dir>/<name>.<ext>`.
-pub fn find_stem_file(dir: &Path, song: Option<&str>, name: &str) -> Option<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(s) = song {
-        dirs.push(dir.join(s));
-    }
-    dirs.push(dir.to_path_buf());
-    for d in dirs {
-        for ext in AUDIO_EXTS {
-            let p = d.join(format!("{name}.{ext}"));
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
 }
 
 /// Loads a reference stem and checks it against the mixture's rate; None if not present.

@@ -30,15 +30,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use demix_engine::classic::ClassicSeparator;
-use demix_engine::mixer::{MixSettings, Mode};
-use demix_engine::model_meta::load_model_info;
-use demix_engine::neural::NeuralSeparator;
-use demix_engine::ort_env::{locate_ort_library, repo_cache_dir};
-use demix_engine::realtime::{EngineConfig, RealtimeEngine};
-use demix_engine::separator::{Frame, Masks, Separator, SeparatorError};
-use demix_engine::status::{EngineKind, EngineStatus};
-use demix_engine::stft::StftConfig;
+use demix_engine::audio_thread::mixer::{MixSettings, Mode};
+use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::dsp::classic::ClassicSeparator;
+use demix_engine::dsp::separator::{Frame, Masks, Separator, SeparatorError};
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::bundle::{locate_ort_library, repo_cache_dir};
+use demix_engine::model::contract::load_model_info;
+use demix_engine::model::neural::NeuralSeparator;
+use demix_engine::sync::status::{EngineKind, EngineStatus};
 use demix_engine::worker::SeparatorFactory;
 
 // ---------------------------------------------------------------------------------------------
@@ -434,7 +434,7 @@ fn main() {
         let model = o.model.clone();
         let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
         let f: SeparatorFactory = Box::new(move |_cfg, channels| {
-            let sep = NeuralSeparator::load(&model, &lib, channels).map_err(|e| e.to_string())?;
+            let sep = NeuralSeparator::load(&model, &lib, channels)?;
             Ok(Box::new(Timed { inner: Box::new(sep), cpu: cp, all: a, steady: s, warm: w })
                 as Box<dyn Separator>)
         });
@@ -450,7 +450,7 @@ fn main() {
                 warm: w,
             }) as Box<dyn Separator>)
         });
-        (StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64), "classic".to_string(), f)
+        (StftConfig::default_for_rate(sr as f64), "classic".to_string(), f)
     };
 
     let cfg = EngineConfig { sample_rate_hz: sr, channels: ch, max_block: o.block, stft };
@@ -592,7 +592,7 @@ fn main() {
     let hop_budget_us = stft.hop as f64 / sr as f64 * 1e6;
     // The wrapped separator runs in the engine's neural slot; anything else means it failed.
     let active = status.active_engine();
-    let message = status.message();
+    let message = status.notice().to_string();
     let growth = rss_end as i64 - rss_warm as i64;
     let growth_second_half = rss_end as i64 - rss_half.unwrap_or(rss_end) as i64;
     let running = active == EngineKind::Neural && status.worker_running.load(Ordering::Relaxed);

@@ -29,15 +29,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
-use demix_engine::mixer::{MixSettings, Mode, SMOOTHING_MS, TRANSITION_MS_RANGE};
-use demix_engine::model_meta::load_model_info;
-use demix_engine::neural::neural_factory;
-use demix_engine::ort_env::{locate_ort_library, repo_cache_dir};
-use demix_engine::postfx::{DeEsserSettings, GateSettings};
-use demix_engine::realtime::{EngineConfig, RealtimeEngine};
-use demix_engine::shaping::ShapingSettings;
-use demix_engine::status::{EngineKind, EngineStatus};
-use demix_engine::stft::StftConfig;
+use demix_engine::audio_thread::mixer::{MixSettings, Mode, SMOOTHING_MS, TRANSITION_MS_RANGE};
+use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::dsp::postfx::{DeEsserSettings, GateSettings};
+use demix_engine::dsp::shaping::ShapingSettings;
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::bundle::{locate_ort_library, repo_cache_dir};
+use demix_engine::model::contract::load_model_info;
+use demix_engine::model::neural::neural_factory;
+use demix_engine::sync::status::{EngineKind, EngineStatus};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
@@ -443,7 +443,7 @@ fn run_scenario(
     let sr = RATES[sc.rate];
     let stft = match neural {
         Some(n) => StftConfig::scaled(n.base, n.base_rate, sr as f64),
-        None => StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64),
+        None => StftConfig::default_for_rate(sr as f64),
     };
     let cfg =
         EngineConfig { sample_rate_hz: sr, channels: sc.channels, max_block: sc.max_block, stft };
@@ -573,13 +573,13 @@ fn run_scenario(
     if !running || active == EngineKind::Dry {
         return Err(TestCaseError::fail(format!(
             "the worker stopped (running {running}, active {active:?}): {}",
-            status.message()
+            status.notice()
         )));
     }
     if neural.is_some() && active != EngineKind::Neural {
         return Err(TestCaseError::fail(format!(
             "neural engine not active at the end ({active:?}): {}",
-            status.message()
+            status.notice()
         )));
     }
     if check_null {

@@ -20,11 +20,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use demix_engine::model_meta::{load_model_info, model_info_from_bytes, REQUIRED_KEYS};
-use demix_engine::neural::neural_factory;
-use demix_engine::ort_env::{locate_ort_library, repo_cache_dir};
-use demix_engine::separator::{Frame, Masks, N_STEMS};
-use demix_engine::stft::StftConfig;
+use demix_engine::dsp::separator::{Frame, Masks};
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::bundle::{locate_ort_library, repo_cache_dir};
+use demix_engine::model::contract::{load_model_info, model_info_from_bytes, REQUIRED_KEYS};
+use demix_engine::model::neural::neural_factory;
+use demix_engine::model::NeuralError;
+use demix_engine::stem::N_STEMS;
 use demix_engine::Complex32;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
@@ -427,7 +429,7 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
         let mut masks = Masks { data: &mut out, channels: 2, bins };
         // An inference error is an acceptable outcome; only a panic is not.
         let _ = sep.process(&frame, &mut masks);
-        Ok::<(), String>(())
+        Ok::<(), NeuralError>(())
     }));
     counts.execs.fetch_add(1, Ordering::Relaxed);
     let _ = std::fs::remove_file(&path);
@@ -440,9 +442,10 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
             counts.ort_loaded.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
-        Ok(Err(msg)) => {
+        Ok(Err(e)) => {
             counts.ort_rejected.fetch_add(1, Ordering::Relaxed);
-            if msg.contains("ONNX Runtime") {
+            let msg = e.to_string();
+            if matches!(e, NeuralError::Session { .. } | NeuralError::Runtime(_)) {
                 counts.ort_session_errors.fetch_add(1, Ordering::Relaxed);
             }
             if msg.trim().is_empty() {
@@ -483,7 +486,7 @@ fn empty_missing_directory_and_garbage_files_are_errors() {
                 Ok(_) => panic!("{} accepted", p.display()),
                 Err(e) => e,
             };
-            assert!(!e.trim().is_empty());
+            assert!(!e.to_string().trim().is_empty());
         }
         let _ = std::fs::remove_dir_all(&o.dir);
     }

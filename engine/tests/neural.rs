@@ -5,11 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use demix_engine::model_meta::{load_model_info, ModelError};
-use demix_engine::neural::{neural_factory, NeuralError, NeuralSeparator};
-use demix_engine::ort_env::{locate_ort_library, repo_cache_dir};
-use demix_engine::separator::{project_sum_to_one, Frame, Masks, Separator, N_STEMS};
-use demix_engine::stft::StftConfig;
+use demix_engine::dsp::separator::{project_sum_to_one, Frame, Masks, Separator, SeparatorError};
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::bundle::{locate_ort_library, repo_cache_dir};
+use demix_engine::model::contract::{load_model_info, ModelError};
+use demix_engine::model::neural::{neural_factory, NeuralSeparator};
+use demix_engine::model::NeuralError;
+use demix_engine::stem::N_STEMS;
+use demix_engine::sync::notice::EngineNotice;
 use demix_engine::Complex32;
 
 const BINS: usize = 513;
@@ -50,11 +53,11 @@ fn run_frame(
     bins: usize,
     sr: f32,
     n_fft: usize,
-) -> Result<Vec<Complex32>, String> {
+) -> Result<Vec<Complex32>, SeparatorError> {
     let frame = Frame { data: spec, channels: ch, bins, sample_rate_hz: sr, n_fft };
     let mut out = vec![Complex32::new(0.0, 0.0); N_STEMS * ch * bins];
     let mut masks = Masks { data: &mut out, channels: ch, bins };
-    sep.process(&frame, &mut masks).map_err(|e| e.to_string())?;
+    sep.process(&frame, &mut masks)?;
     Ok(out)
 }
 
@@ -325,7 +328,7 @@ fn mismatched_stft_grid_is_an_error_not_garbage() {
     let mut sep = tiny();
     let spec = test_frame(0, 2, BINS);
     let err = run_frame(&mut sep, &spec, 2, BINS, 48000.0, 1024).unwrap_err();
-    assert!(err.contains("bin spacing"), "{err}");
+    assert!(matches!(err, SeparatorError::BinGrid { n_fft: 1024, .. }), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,23 +410,18 @@ fn shapes_disagreeing_with_metadata_name_the_tensor() {
 
 #[test]
 fn missing_library_is_a_clear_error() {
-    let e = NeuralSeparator::load(
-        &data("tiny.onnx"),
-        Path::new("/nonexistent/libonnxruntime.so.1.31.1"),
-        2,
-    )
-    .err()
-    .expect("must fail");
+    let missing = Path::new("/nonexistent/libonnxruntime.so.1");
+    let e = NeuralSeparator::load(&data("tiny.onnx"), missing, 2).err().expect("must fail");
     assert!(matches!(e, NeuralError::Runtime(_)), "{e}");
-    assert!(e.to_string().contains("/nonexistent/libonnxruntime.so.1.31.1"), "{e}");
+    assert!(e.to_string().contains("/nonexistent/libonnxruntime.so.1"), "{e}");
     assert!(
         locate_ort_library(&[PathBuf::from("/nonexistent")]).is_err()
             || std::env::var_os("DEMIX_ORT_LIB").is_some()
     );
-    // The factory turns it into the message the worker shows.
+    // The factory passes the typed error on to the worker.
     let f = neural_factory(data("tiny.onnx"), PathBuf::from("/nonexistent/libonnxruntime.so"));
-    let msg = f(StftConfig::DEFAULT_44K, 2).err().expect("must fail");
-    assert!(msg.contains("ONNX Runtime"), "{msg}");
+    let e = f(StftConfig::DEFAULT_44K, 2).err().expect("must fail");
+    assert!(matches!(e, NeuralError::Runtime(_)), "{e}");
 }
 
 #[test]
@@ -434,7 +432,7 @@ fn inference_error_mid_stream_is_reported_and_recoverable() {
     run44(&mut sep, &spec, 2);
     spec[0] = Complex32::new(100.0, 0.0); // Gather index out of range inside the graph
     let err = run_frame(&mut sep, &spec, 2, BINS, 44100.0, 1024).unwrap_err();
-    assert!(err.contains("inference failed"), "{err}");
+    assert!(matches!(err, SeparatorError::Inference(_)), "{err}");
     spec[0] = Complex32::new(2.0, 0.0);
     run44(&mut sep, &spec, 2);
 }
@@ -449,8 +447,11 @@ fn factory_builds_a_separator_on_the_calling_thread() {
     });
     assert!(handle.join().unwrap().iter().all(|m| m.re.is_finite()));
     let bad = neural_factory(data("tiny_no_hop.onnx"), ort_lib());
-    let msg = bad(StftConfig::DEFAULT_44K, 2).err().unwrap();
-    assert!(msg.contains("demix.hop"), "{msg}");
+    let e = bad(StftConfig::DEFAULT_44K, 2).err().unwrap();
+    assert!(
+        matches!(e, NeuralError::Model(ModelError::MissingMetadata { key: "demix.hop" })),
+        "{e}"
+    );
 }
 
 #[test]
@@ -460,7 +461,7 @@ fn offline_separation_with_the_neural_engine_sums_to_the_input() {
     let chans: Vec<Vec<f32>> = (0..2)
         .map(|c| (0..n).map(|i| ((i as f32) * 0.031 * (c + 1) as f32).sin() * 0.4).collect())
         .collect();
-    let stems = demix_engine::offline::separate(
+    let stems = demix_engine::worker::offline::separate(
         &chans,
         44100.0,
         StftConfig::DEFAULT_44K,
@@ -486,10 +487,10 @@ fn offline_separation_with_the_neural_engine_sums_to_the_input() {
 fn realtime_run(
     model: &Path,
     sr: f32,
-) -> (demix_engine::realtime::RealtimeEngine, Vec<Vec<f32>>, Vec<Vec<f32>>) {
-    use demix_engine::mixer::MixSettings;
-    use demix_engine::realtime::{EngineConfig, RealtimeEngine};
-    use demix_engine::status::{EngineKind, EngineStatus};
+) -> (demix_engine::audio_thread::realtime::RealtimeEngine, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    use demix_engine::audio_thread::mixer::MixSettings;
+    use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
+    use demix_engine::sync::status::{EngineKind, EngineStatus};
     use std::sync::Arc;
     let stft = load_model_info(model)
         .map(|i| i.stft_for_rate(sr as f64))
@@ -527,15 +528,19 @@ fn realtime_run(
 
 #[test]
 fn realtime_engine_runs_the_neural_model_and_nulls_at_unity() {
-    use demix_engine::status::EngineKind;
+    use demix_engine::sync::status::EngineKind;
     let real = repo().join("models/demix.onnx");
     let model = if real.exists() { real } else { data("tiny.onnx") };
     for sr in [44100.0f32, 48000.0] {
         let (eng, x, y) = realtime_run(&model, sr);
         let st = eng.status();
-        assert_eq!(st.active_engine(), EngineKind::Neural, "sr {sr}: {}", st.message());
-        assert!(st.message().starts_with("Model loaded"), "{}", st.message());
+        assert_eq!(st.active_engine(), EngineKind::Neural, "sr {sr}: {}", st.notice());
+        assert!(matches!(st.notice(), EngineNotice::ModelLoaded { .. }), "{}", st.notice());
         assert_eq!(st.separator_faults.load(std::sync::atomic::Ordering::Relaxed), 0);
+        // The null must come from separated stems, not from the dry fallback.
+        let hops = st.hops_processed.load(std::sync::atomic::Ordering::Relaxed);
+        let hop = eng.config().stft.hop as u64;
+        assert!(hops * hop >= x[0].len() as u64 / 2, "sr {sr}: only {hops} hops separated");
         let lat = eng.latency_samples();
         let (mut sig, mut err) = (0.0f64, 0.0f64);
         for (xc, yc) in x.iter().zip(&y) {
@@ -545,17 +550,24 @@ fn realtime_engine_runs_the_neural_model_and_nulls_at_unity() {
             }
         }
         let db = 10.0 * (err.max(1e-300) / sig).log10();
-        eprintln!("neural realtime at {sr} Hz: {}, null {db:.1} dB", st.message());
+        eprintln!("neural realtime at {sr} Hz: {}, null {db:.1} dB", st.notice());
         assert!(db < -80.0, "sr {sr}: unity gains must null, got {db:.1} dB");
     }
 }
 
 #[test]
 fn realtime_engine_falls_back_to_classic_with_a_broken_model() {
-    use demix_engine::status::EngineKind;
+    use demix_engine::sync::status::EngineKind;
     let (eng, _, y) = realtime_run(&data("tiny_no_hop.onnx"), 44100.0);
     let st = eng.status();
     assert_eq!(st.active_engine(), EngineKind::Classic);
-    assert!(st.message().contains("demix.hop"), "{}", st.message());
+    assert!(
+        matches!(
+            st.notice().neural_error(),
+            Some(NeuralError::Model(ModelError::MissingMetadata { key: "demix.hop" }))
+        ),
+        "{}",
+        st.notice()
+    );
     assert!(y.iter().flatten().all(|v| v.is_finite()));
 }

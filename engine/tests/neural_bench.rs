@@ -11,12 +11,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use demix_engine::classic::ClassicSeparator;
-use demix_engine::neural::NeuralSeparator;
-use demix_engine::ort_env::{locate_ort_library, repo_cache_dir};
-use demix_engine::processor::HopProcessor;
-use demix_engine::separator::{Separator, N_STEMS};
-use demix_engine::stft::StftConfig;
+use demix_engine::dsp::classic::ClassicSeparator;
+use demix_engine::dsp::separator::Separator;
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::bundle::{locate_ort_library, repo_cache_dir};
+use demix_engine::model::neural::NeuralSeparator;
+use demix_engine::stem::N_STEMS;
+use demix_engine::worker::processor::HopProcessor;
 
 const SR: f32 = 44100.0;
 
@@ -125,10 +126,7 @@ fn worker_rtf_int8_fp32_classic() {
     let models: [(&str, PathBuf); 2] =
         [("int8", repo.join("models/demix.onnx")), ("fp32", repo.join("models/demix_fp32.onnx"))];
     for (label, path) in models {
-        if !path.exists() {
-            println!("{label}: {} missing, skipped", path.display());
-            continue;
-        }
+        assert!(path.exists(), "committed model {} missing", path.display());
         let mut sep = NeuralSeparator::load(&path, &lib, 2).expect("model loads");
         let full = bench_full_hop(&mut sep, &input, n_hops);
         row(&format!("{label}: full hop"), &full, c.mean_us);

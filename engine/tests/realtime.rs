@@ -4,10 +4,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
-use demix_engine::mixer::MixSettings;
-use demix_engine::realtime::{EngineConfig, RealtimeEngine};
-use demix_engine::status::{EngineKind, EngineStatus};
-use demix_engine::stft::StftConfig;
+use demix_engine::audio_thread::mixer::MixSettings;
+use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::sync::status::{EngineKind, EngineStatus};
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;
@@ -17,7 +17,7 @@ fn engine(sr: f32, channels: usize, max_block: usize) -> RealtimeEngine {
         sample_rate_hz: sr,
         channels,
         max_block,
-        stft: StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr as f64),
+        stft: StftConfig::default_for_rate(sr as f64),
     };
     RealtimeEngine::new(
         cfg,
@@ -80,6 +80,14 @@ fn null_db(x: &[Vec<f32>], y: &[Vec<f32>], latency: usize) -> f64 {
     10.0 * (err.max(1e-300) / sig).log10()
 }
 
+/// A null proves nothing if the dry fallback played throughout: the worker must have separated
+/// at least half of the `len` samples.
+fn assert_separated(eng: &RealtimeEngine, len: usize) {
+    let hops = eng.status().hops_processed.load(Ordering::Relaxed) as usize;
+    let hop = eng.config().stft.hop;
+    assert!(hops * hop >= len / 2, "only {hops} hops of {hop} separated for {len} samples");
+}
+
 fn energy(y: &[Vec<f32>]) -> f64 {
     y.iter().flatten().map(|v| (*v as f64).powi(2)).sum()
 }
@@ -92,6 +100,7 @@ fn unity_gains_null_against_input_delayed_by_reported_latency() {
             let x = signal(sr as usize * 3 / 2, sr);
             let y = run(&mut eng, &x, block, &MixSettings::default(), true);
             let db = null_db(&x, &y, eng.latency_samples());
+            assert_separated(&eng, x[0].len());
             let underruns = eng.status().underrun_samples.load(Ordering::Relaxed);
             assert_eq!(underruns, 0, "offline render must not fall back to dry");
             assert!(db <= -100.0, "sr {sr} block {block}: null {db:.1} dB");
@@ -132,6 +141,7 @@ fn real_time_mode_stays_aligned_when_falling_back_to_dry() {
     let x = signal(sr as usize * 2, sr);
     let y = run(&mut eng, &x, 512, &MixSettings::default(), false);
     let db = null_db(&x, &y, eng.latency_samples());
+    assert_separated(&eng, x[0].len());
     assert!(db <= -100.0, "null {db:.1} dB");
 }
 
@@ -180,7 +190,7 @@ fn non_finite_and_denormal_input_gives_finite_output() {
 
 #[test]
 fn shaping_options_keep_output_finite_and_change_it() {
-    use demix_engine::shaping::ShapingSettings;
+    use demix_engine::dsp::shaping::ShapingSettings;
     let sr = 44100.0;
     let x = signal(sr as usize, sr);
     let mut eng = engine(sr, 2, 256);
@@ -210,7 +220,7 @@ fn shaping_options_keep_output_finite_and_change_it() {
 
 #[test]
 fn stereo_refinement_changes_the_stems_and_keeps_the_null() {
-    use demix_engine::shaping::ShapingSettings;
+    use demix_engine::dsp::shaping::ShapingSettings;
     let sr = 44100.0;
     let x = signal(sr as usize * 2, sr);
     let mut solo_vocals = MixSettings::default();
@@ -222,6 +232,7 @@ fn stereo_refinement_changes_the_stems_and_keeps_the_null() {
         eng.set_shaping(&shaping);
         let y = run(&mut eng, &x, 256, &MixSettings::default(), true);
         let db = null_db(&x, &y, eng.latency_samples());
+        assert_separated(&eng, x[0].len());
         assert!(db <= -100.0, "stereo_refine {stereo_refine}: null {db:.1} dB");
         let mut eng = engine(sr, 2, 256);
         eng.set_shaping(&shaping);
@@ -243,6 +254,7 @@ fn mono_engine_nulls() {
     let x = vec![signal(sr as usize, sr).remove(0)];
     let y = run(&mut eng, &x, 100, &MixSettings::default(), true);
     assert!(null_db(&x, &y, eng.latency_samples()) <= -100.0);
+    assert_separated(&eng, x[0].len());
 }
 
 /// Block `k`'s changes to gains, mute/solo, dry/wet and bypass in the no-allocation tests.

@@ -13,8 +13,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use demix_engine::separator::N_STEMS;
-use demix_engine::status::EngineKind;
+use demix_engine::dsp::db::amplitude_to_db;
+use demix_engine::stem::N_STEMS;
+use demix_engine::sync::notice::{EngineNotice, Severity};
+use demix_engine::sync::status::EngineKind;
 use egui::{Align, Color32, CornerRadius, Layout, RichText, Sense, Stroke, StrokeKind, Vec2};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -93,12 +95,9 @@ pub struct DemixApp {
     size_restored: bool,
 }
 
+/// Meter level in dB, floored at -120 dB.
 fn gain_to_db(g: f32) -> f32 {
-    if g > 1e-6 {
-        20.0 * g.log10()
-    } else {
-        -120.0
-    }
+    amplitude_to_db(g, 1e-6)
 }
 
 /// Falling peak meter value in dB.
@@ -107,13 +106,15 @@ fn meter_step(shown: f32, peak_lin: f32) -> f32 {
     new.max(shown - METER_FALL_DB).max(METER_FLOOR_DB)
 }
 
-/// Whether the engine message means something is wrong (shown as a red banner).
-pub fn message_is_error(msg: &str) -> bool {
-    let m = msg.to_ascii_lowercase();
-    m.contains("unavailable")
-        || m.contains("error")
-        || m.contains("could not")
-        || m.contains("failed")
+/// Whether the engine's notice belongs in the red banner: errors always; warnings too, except
+/// an unavailable neural engine while the user has chosen Classic anyway (then it is a plain
+/// line under the status).
+pub fn notice_in_banner(notice: &EngineNotice, neural_wanted: bool) -> bool {
+    match notice.severity() {
+        Severity::Error => true,
+        Severity::Warning => neural_wanted || notice.neural_error().is_none(),
+        Severity::Info => false,
+    }
 }
 
 /// Wraps a control's edit in the host's automation gesture: a drag is one begin/end gesture;
@@ -559,7 +560,7 @@ impl NiceEguiApp for DemixApp {
             return;
         };
         let setter = gui.param_setter();
-        let message = self.shared.status.message();
+        let notice = self.shared.status.notice();
         let fault = self.shared.audio_fault.load(Ordering::Relaxed);
         // Restore the remembered size once per opening (the editor is created before the
         // host loads the state, so the window starts at the size known then).
@@ -582,11 +583,9 @@ impl NiceEguiApp for DemixApp {
                     if fault {
                         banner(ui, "Internal error in the audio engine: passing audio through. Reload the plugin.");
                     }
-                    let in_banner = !fault
-                        && message_is_error(&message)
-                        && (neural_wanted || !message.contains("Neural engine unavailable"));
+                    let in_banner = !fault && notice_in_banner(&notice, neural_wanted);
                     if in_banner {
-                        banner(ui, &message);
+                        banner(ui, &notice.to_string());
                     }
                     ui.add_space(4.0);
                     self.modes(ui, &setter);
@@ -601,8 +600,8 @@ impl NiceEguiApp for DemixApp {
                     ui.add_space(4.0);
                     ui.with_layout(Layout::top_down(Align::Min), |ui| {
                         self.status_panel(ui);
-                        if !message.is_empty() && !in_banner {
-                            ui.label(RichText::new(format!("Model: {message}")).weak());
+                        if !matches!(notice, EngineNotice::None) && !in_banner {
+                            ui.label(RichText::new(format!("Model: {notice}")).weak());
                         }
                     });
                 });

@@ -10,26 +10,20 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use demix_engine::realtime::{EngineConfig, RealtimeEngine};
-use demix_engine::separator::N_STEMS;
-use demix_engine::status::{EngineKind, EngineStatus};
-use demix_engine::stft::StftConfig;
+use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
+use demix_engine::dsp::denormals;
+use demix_engine::dsp::stft::StftConfig;
+use demix_engine::model::{bundle, contract, neural, NeuralError};
+use demix_engine::stem::{N_STEMS, STEM_LABELS};
+use demix_engine::sync::notice::EngineNotice;
+use demix_engine::sync::status::{EngineKind, EngineStatus};
 use demix_engine::worker::SeparatorFactory;
-use demix_engine::{denormals, model_meta, neural, ort_env};
 use nice_plug::prelude::*;
 
 mod editor;
 pub mod params;
 
 use params::{DemixParams, EngineChoice};
-
-/// The sample rate at which [`base_stft`] is defined (the classic-only fallback).
-pub const BASE_SAMPLE_RATE_HZ: f64 = 44100.0;
-
-/// The STFT (frame/hop) at [`BASE_SAMPLE_RATE_HZ`] used when no model dictates one.
-pub fn base_stft() -> StftConfig {
-    StftConfig::DEFAULT_44K
-}
 
 /// Engine configuration for a host setup. `stft` is the model's STFT for this rate when a
 /// model is present (its contract dictates frame and hop); otherwise the base STFT is scaled so
@@ -45,35 +39,40 @@ pub fn engine_config(
         sample_rate_hz,
         channels: channels.clamp(1, 2),
         max_block: max_block.max(1),
-        stft: stft.unwrap_or_else(|| {
-            StftConfig::scaled(base_stft(), BASE_SAMPLE_RATE_HZ, sample_rate_hz as f64)
-        }),
+        stft: stft.unwrap_or_else(|| StftConfig::default_for_rate(sample_rate_hz as f64)),
     }
 }
 
-/// Finds the neural engine's files: the model ([`ort_env::MODEL_FILE`]) and ONNX Runtime, only in the
-/// plugin's own bundle (the binary's directory, `demix-resources/` beside it, `../Resources`,
-/// `../lib`; never the current directory). Returns the model's STFT for `sample_rate_hz` (if
-/// the model could be read) and the factory, or why there is none (shown in the editor while
-/// Classic runs). The factory itself loads the model on the worker thread.
-fn neural_setup(sample_rate_hz: f64) -> (Option<StftConfig>, Result<SeparatorFactory, String>) {
-    let dirs = ort_env::module_search_dirs();
-    let Some(model) = ort_env::find_file_in(&dirs, ort_env::MODEL_FILE) else {
-        return (None, Err(format!("no model ({}) in the plugin bundle", ort_env::MODEL_FILE)));
+/// Finds the neural engine's files: the model ([`bundle::MODEL_FILE`]) and ONNX Runtime, only
+/// in the plugin's own bundle ([`bundle::module_search_dirs`]: the binary's directory,
+/// `demix-resources/` beside it, `../Resources`, `../lib`; never the current directory).
+fn neural_setup(
+    sample_rate_hz: f64,
+) -> (Option<StftConfig>, Result<SeparatorFactory, NeuralError>) {
+    neural_setup_in(&bundle::module_search_dirs(), sample_rate_hz)
+}
+
+/// [`neural_setup`] over `dirs`. Returns the model's STFT for `sample_rate_hz` (if the model
+/// could be read) and the factory, or why there is none (shown in the editor while Classic
+/// runs). The factory itself loads the model on the worker thread.
+fn neural_setup_in(
+    dirs: &[std::path::PathBuf],
+    sample_rate_hz: f64,
+) -> (Option<StftConfig>, Result<SeparatorFactory, NeuralError>) {
+    let Some(model) = bundle::find_file_in(dirs, bundle::MODEL_FILE) else {
+        let searched = dirs.to_vec();
+        return (None, Err(NeuralError::NoModel { file: bundle::MODEL_FILE, searched }));
     };
-    let info = match model_meta::load_model_info(&model) {
+    let info = match contract::load_model_info(&model) {
         Ok(info) => info,
-        Err(e) => return (None, Err(format!("model {}: {e}", model.display()))),
+        Err(e) => return (None, Err(e.into())),
     };
     let stft = info.stft_for_rate(sample_rate_hz);
-    match ort_env::locate_ort_library(&dirs) {
+    match bundle::locate_ort_library(dirs) {
         Ok(lib) => (Some(stft), Ok(neural::neural_factory(model, lib))),
-        Err(e) => (Some(stft), Err(e.to_string())),
+        Err(e) => (Some(stft), Err(e.into())),
     }
 }
-
-/// Names of the per-stem output ports of the stem-outputs layout, in engine stem order.
-pub const STEM_OUTPUT_NAMES: [&str; N_STEMS] = ["Vocals", "Drums", "Bass", "Other"];
 
 /// Writes silence to every auxiliary (per-stem) output.
 fn silence_aux_outputs(aux: &mut AuxiliaryBuffers) {
@@ -156,11 +155,11 @@ impl Demix {
         let cfg = engine_config(sr, channels, buffer_config.max_buffer_size as usize, model_stft);
         let neural = match factory {
             Ok(f) => {
-                status.set_message("Loading the neural model…");
+                status.set_notice(EngineNotice::LoadingModel);
                 Some(f)
             }
             Err(why) => {
-                status.set_message(format!("Neural engine unavailable, using Classic: {why}"));
+                status.set_notice(why);
                 None
             }
         };
@@ -202,14 +201,14 @@ impl Plugin for Demix {
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(2),
             main_output_channels: NonZeroU32::new(2),
-            aux_output_ports: &[new_nonzero_u32(2); STEM_OUTPUT_NAMES.len()],
+            aux_output_ports: &[new_nonzero_u32(2); N_STEMS],
             names: PortNames {
                 layout: Some("Stereo with stem outputs"),
                 // nice-plug 0.4.2's `main_output_name()` reads `main_input` instead of this
                 // field (falling back to "Output"), so hosts see "Output"; `main_input` stays
                 // unset, or both main ports would get its name.
                 main_output: Some("Mix"),
-                aux_outputs: &STEM_OUTPUT_NAMES,
+                aux_outputs: &STEM_LABELS,
                 ..PortNames::const_default()
             },
             ..AudioIOLayout::const_default()
@@ -360,9 +359,23 @@ mod tests {
     }
 
     #[test]
-    fn editor_error_messages() {
-        assert!(editor::message_is_error("Neural engine unavailable, using Classic: no model"));
-        assert!(!editor::message_is_error("Model loaded: msnet-lite-v1"));
-        assert!(!editor::message_is_error(""));
+    fn a_missing_model_reaches_the_editor_as_a_typed_notice() {
+        let empty = std::env::temp_dir().join(format!("demix-no-model-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let (stft, factory) = neural_setup_in(std::slice::from_ref(&empty), 44100.0);
+        let _ = std::fs::remove_dir(&empty);
+        assert_eq!(stft, None);
+        let Err(err) = factory else { panic!("a factory without a model") };
+        assert!(matches!(&err, NeuralError::NoModel { searched, .. } if searched == &[empty]));
+        // The path the plugin takes in `build_engine`, and what the editor reads back.
+        let status = EngineStatus::default();
+        status.set_notice(err);
+        let notice = status.notice();
+        assert!(matches!(notice.neural_error(), Some(NeuralError::NoModel { .. })));
+        assert!(editor::notice_in_banner(&notice, true), "Neural chosen: a banner");
+        assert!(!editor::notice_in_banner(&notice, false), "Classic chosen: no banner");
+        assert!(editor::notice_in_banner(&EngineNotice::WorkerStopped, false));
+        let loaded = EngineNotice::ModelLoaded { name: "m".into() };
+        assert!(!editor::notice_in_banner(&loaded, true));
     }
 }

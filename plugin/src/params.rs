@@ -16,11 +16,11 @@
 
 use std::sync::{Arc, RwLock};
 
-use demix_engine::mixer::{MixSettings, Mode};
-use demix_engine::postfx::{DeEsserSettings, GateSettings};
-use demix_engine::separator::{N_STEMS, STEM_NAMES};
-use demix_engine::shaping::ShapingSettings;
-use demix_engine::status::EngineKind;
+use demix_engine::audio_thread::mixer::{MixSettings, Mode, DEFAULT_TRANSITION_MS};
+use demix_engine::dsp::postfx::{DeEsserSettings, GateSettings};
+use demix_engine::dsp::shaping::ShapingSettings;
+use demix_engine::stem::{Stem, N_STEMS, STEM_NAMES};
+use demix_engine::sync::status::EngineKind;
 use nice_plug::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -32,10 +32,9 @@ pub const GAIN_MAX_DB: f32 = 12.0;
 /// Range of the Transition parameter in ms.
 pub const TRANSITION_RANGE_MS: (f32, f32) = (20.0, 500.0);
 /// Default Transition in ms.
-pub const TRANSITION_DEFAULT_MS: f32 = 50.0;
+pub const TRANSITION_DEFAULT_MS: f32 = DEFAULT_TRANSITION_MS;
 
-/// Display names of the stems, in engine order.
-pub const STEM_LABELS: [&str; N_STEMS] = ["Vocals", "Drums", "Bass", "Other"];
+pub use demix_engine::stem::STEM_LABELS;
 
 /// Which separator the user asked for.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +285,74 @@ fn parse_on_off(s: &str) -> Option<bool> {
     }
 }
 
+/// A parameter's range, stated once: the host parameter is built from it, and the value read
+/// back for the engine is clamped to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// Lowest value.
+    pub min: f32,
+    /// Highest value.
+    pub max: f32,
+    /// `FloatRange::skew_factor` argument; 0 = linear.
+    pub skew: f32,
+}
+
+impl Span {
+    const fn linear(min: f32, max: f32) -> Self {
+        Span { min, max, skew: 0.0 }
+    }
+
+    const fn skewed(min: f32, max: f32, skew: f32) -> Self {
+        Span { min, max, skew }
+    }
+
+    /// The host-facing range.
+    pub fn range(self) -> FloatRange {
+        if self.skew == 0.0 {
+            FloatRange::Linear { min: self.min, max: self.max }
+        } else {
+            FloatRange::Skewed {
+                min: self.min,
+                max: self.max,
+                factor: FloatRange::skew_factor(self.skew),
+            }
+        }
+    }
+
+    /// `p`'s value clamped to the span; a non-finite value gives the parameter's default.
+    pub fn read(self, p: &FloatParam) -> f32 {
+        let x = p.value();
+        if x.is_finite() {
+            x.clamp(self.min, self.max)
+        } else {
+            p.default_plain_value()
+        }
+    }
+}
+
+/// Bleed/Artifacts, in % (-100 = softest masks, +100 = hardest).
+pub const BLEED_ARTIFACTS_PCT: Span = Span::linear(-100.0, 100.0);
+/// Bass Mono Below, in Hz.
+pub const BASS_MONO_HZ: Span = Span::skewed(40.0, 300.0, -1.0);
+/// De-esser Frequency, in Hz.
+pub const DEESS_FREQ_HZ: Span = Span::skewed(4000.0, 10000.0, -0.5);
+/// De-esser Threshold, in dBFS.
+pub const DEESS_THRESHOLD_DB: Span = Span::linear(-60.0, 0.0);
+/// De-esser Ratio (x:1).
+pub const DEESS_RATIO: Span = Span::skewed(1.0, 10.0, -1.0);
+/// Gate Threshold, in dBFS.
+pub const GATE_THRESHOLD_DB: Span = Span::linear(-80.0, 0.0);
+/// Gate Range, in dB.
+pub const GATE_RANGE_DB: Span = Span::linear(0.0, 80.0);
+/// Gate Attack, in ms.
+pub const GATE_ATTACK_MS: Span = Span::skewed(0.1, 50.0, -1.5);
+/// Gate Hold, in ms.
+pub const GATE_HOLD_MS: Span = Span::skewed(0.0, 500.0, -1.0);
+/// Gate Release, in ms.
+pub const GATE_RELEASE_MS: Span = Span::skewed(5.0, 1000.0, -1.5);
+/// Transition, in ms.
+pub const TRANSITION_MS: Span = Span::skewed(TRANSITION_RANGE_MS.0, TRANSITION_RANGE_MS.1, -1.0);
+
 /// A float parameter in some unit whose display already includes that unit.
 fn unit_param(
     name: &str,
@@ -343,25 +410,17 @@ pub struct SeparationParams {
 impl Default for SeparationParams {
     fn default() -> Self {
         SeparationParams {
-            bleed_artifacts: FloatParam::new(
-                "Bleed/Artifacts",
-                0.0,
-                FloatRange::Linear { min: -100.0, max: 100.0 },
-            )
-            .with_step_size(1.0)
-            .with_value_to_string(Arc::new(format_bleed_artifacts))
-            .with_string_to_value(Arc::new(leading_number)),
+            bleed_artifacts: FloatParam::new("Bleed/Artifacts", 0.0, BLEED_ARTIFACTS_PCT.range())
+                .with_step_size(1.0)
+                .with_value_to_string(Arc::new(format_bleed_artifacts))
+                .with_string_to_value(Arc::new(leading_number)),
             vocal_coherent: switch("Coherent Vocals"),
             stereo_refine: switch_default("Stereo Refinement", true),
             bass_mono: switch("Bass Low-end Mono"),
-            bass_mono_hz: FloatParam::new(
-                "Bass Mono Below",
-                120.0,
-                FloatRange::Skewed { min: 40.0, max: 300.0, factor: FloatRange::skew_factor(-1.0) },
-            )
-            .with_step_size(1.0)
-            .with_value_to_string(formatters::v2s_f32_hz_then_khz(0))
-            .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
+            bass_mono_hz: FloatParam::new("Bass Mono Below", 120.0, BASS_MONO_HZ.range())
+                .with_step_size(1.0)
+                .with_value_to_string(formatters::v2s_f32_hz_then_khz(0))
+                .with_string_to_value(formatters::s2v_f32_hz_then_khz()),
         }
     }
 }
@@ -405,17 +464,12 @@ impl Default for PostChainParams {
     fn default() -> Self {
         let de = DeEsserSettings::default();
         let g = GateSettings::default();
-        let skew = |min: f32, max: f32, f: f32| FloatRange::Skewed {
-            min,
-            max,
-            factor: FloatRange::skew_factor(f),
-        };
         PostChainParams {
             deess_on: stage_switch("De-esser"),
             deess_freq: FloatParam::new(
                 "De-esser Frequency",
                 de.frequency_hz,
-                skew(4000.0, 10000.0, -0.5),
+                DEESS_FREQ_HZ.range(),
             )
             .with_step_size(10.0)
             .with_value_to_string(formatters::v2s_f32_hz_then_khz(1))
@@ -423,11 +477,11 @@ impl Default for PostChainParams {
             deess_thresh: unit_param(
                 "De-esser Threshold",
                 de.threshold_db,
-                FloatRange::Linear { min: -60.0, max: 0.0 },
+                DEESS_THRESHOLD_DB.range(),
                 0.1,
                 format_db,
             ),
-            deess_ratio: FloatParam::new("De-esser Ratio", de.ratio, skew(1.0, 10.0, -1.0))
+            deess_ratio: FloatParam::new("De-esser Ratio", de.ratio, DEESS_RATIO.range())
                 .with_step_size(0.1)
                 .with_value_to_string(formatters::v2s_compression_ratio(1))
                 .with_string_to_value(formatters::s2v_compression_ratio()),
@@ -435,29 +489,23 @@ impl Default for PostChainParams {
             gate_thresh: unit_param(
                 "Gate Threshold",
                 g.threshold_db,
-                FloatRange::Linear { min: -80.0, max: 0.0 },
+                GATE_THRESHOLD_DB.range(),
                 0.1,
                 format_db,
             ),
-            gate_range: unit_param(
-                "Gate Range",
-                g.range_db,
-                FloatRange::Linear { min: 0.0, max: 80.0 },
-                0.1,
-                format_db,
-            ),
+            gate_range: unit_param("Gate Range", g.range_db, GATE_RANGE_DB.range(), 0.1, format_db),
             gate_attack: unit_param(
                 "Gate Attack",
                 g.attack_ms,
-                skew(0.1, 50.0, -1.5),
+                GATE_ATTACK_MS.range(),
                 0.1,
                 format_ms,
             ),
-            gate_hold: unit_param("Gate Hold", g.hold_ms, skew(0.0, 500.0, -1.0), 1.0, format_ms),
+            gate_hold: unit_param("Gate Hold", g.hold_ms, GATE_HOLD_MS.range(), 1.0, format_ms),
             gate_release: unit_param(
                 "Gate Release",
                 g.release_ms,
-                skew(5.0, 1000.0, -1.5),
+                GATE_RELEASE_MS.range(),
                 1.0,
                 format_ms,
             ),
@@ -533,10 +581,10 @@ impl Default for DemixParams {
         debug_assert_eq!(STEM_NAMES, ["vocals", "drums", "bass", "other"]);
         DemixParams {
             editor_prefs: Arc::new(RwLock::new(EditorPrefs::default())),
-            vocals: StemParams::new(STEM_LABELS[0]),
-            drums: StemParams::new(STEM_LABELS[1]),
-            bass: StemParams::new(STEM_LABELS[2]),
-            other: StemParams::new(STEM_LABELS[3]),
+            vocals: StemParams::new(Stem::Vocals.label()),
+            drums: StemParams::new(Stem::Drums.label()),
+            bass: StemParams::new(Stem::Bass.label()),
+            other: StemParams::new(Stem::Other.label()),
             bypass: BoolParam::new("Bypass", false)
                 .with_value_to_string(formatters::v2s_bool_bypass())
                 .with_string_to_value(formatters::s2v_bool_bypass())
@@ -550,11 +598,7 @@ impl Default for DemixParams {
             transition_ms: unit_param(
                 "Transition",
                 TRANSITION_DEFAULT_MS,
-                FloatRange::Skewed {
-                    min: TRANSITION_RANGE_MS.0,
-                    max: TRANSITION_RANGE_MS.1,
-                    factor: FloatRange::skew_factor(-1.0),
-                },
+                TRANSITION_MS.range(),
                 1.0,
                 format_ms,
             ),
@@ -583,52 +627,37 @@ impl DemixParams {
         m.wet = if wet.is_finite() { wet.clamp(0.0, 1.0) } else { 1.0 };
         m.bypass = self.bypass.value();
         m.mode = self.mode.value().mode();
-        let t = self.transition_ms.value();
-        m.transition_ms = if t.is_finite() {
-            t.clamp(TRANSITION_RANGE_MS.0, TRANSITION_RANGE_MS.1)
-        } else {
-            TRANSITION_DEFAULT_MS
-        };
+        m.transition_ms = TRANSITION_MS.read(&self.transition_ms);
         m
     }
 
     /// Current values as the engine's shaping settings (allocation-free; called once per block).
     /// Non-finite values fall back to the defaults; everything is clamped to the parameter ranges.
     pub fn shaping_settings(&self) -> ShapingSettings {
-        fn v(p: &FloatParam, lo: f32, hi: f32, default: f32) -> f32 {
-            let x = p.value();
-            if x.is_finite() {
-                x.clamp(lo, hi)
-            } else {
-                default
-            }
-        }
         let sep = &self.separation;
         let post = &self.post;
-        let de = DeEsserSettings::default();
-        let g = GateSettings::default();
         ShapingSettings {
-            bleed_artifacts: v(&sep.bleed_artifacts, -100.0, 100.0, 0.0) / 100.0,
+            bleed_artifacts: BLEED_ARTIFACTS_PCT.read(&sep.bleed_artifacts) / 100.0,
             vocal_coherent_stereo: sep.vocal_coherent.value(),
             stereo_refine: sep.stereo_refine.value(),
             bass_mono_below_hz: if sep.bass_mono.value() {
-                v(&sep.bass_mono_hz, 40.0, 300.0, 120.0)
+                BASS_MONO_HZ.read(&sep.bass_mono_hz)
             } else {
                 0.0
             },
             deesser: DeEsserSettings {
                 enabled: post.deess_on.value(),
-                frequency_hz: v(&post.deess_freq, 4000.0, 10000.0, de.frequency_hz),
-                threshold_db: v(&post.deess_thresh, -60.0, 0.0, de.threshold_db),
-                ratio: v(&post.deess_ratio, 1.0, 10.0, de.ratio),
+                frequency_hz: DEESS_FREQ_HZ.read(&post.deess_freq),
+                threshold_db: DEESS_THRESHOLD_DB.read(&post.deess_thresh),
+                ratio: DEESS_RATIO.read(&post.deess_ratio),
             },
             gate: GateSettings {
                 enabled: post.gate_on.value(),
-                threshold_db: v(&post.gate_thresh, -80.0, 0.0, g.threshold_db),
-                range_db: v(&post.gate_range, 0.0, 80.0, g.range_db),
-                attack_ms: v(&post.gate_attack, 0.1, 50.0, g.attack_ms),
-                hold_ms: v(&post.gate_hold, 0.0, 500.0, g.hold_ms),
-                release_ms: v(&post.gate_release, 5.0, 1000.0, g.release_ms),
+                threshold_db: GATE_THRESHOLD_DB.read(&post.gate_thresh),
+                range_db: GATE_RANGE_DB.read(&post.gate_range),
+                attack_ms: GATE_ATTACK_MS.read(&post.gate_attack),
+                hold_ms: GATE_HOLD_MS.read(&post.gate_hold),
+                release_ms: GATE_RELEASE_MS.read(&post.gate_release),
             },
         }
     }

@@ -13,8 +13,8 @@ use anyhow::Context;
 
 use crate::setup::repo_root;
 
-/// Folder name of the resources beside a CLAP file.
-pub const RESOURCES_DIR: &str = "demix-resources";
+/// Folder name of the resources beside a CLAP file (the engine looks there).
+pub use demix_engine::model::bundle::BUNDLE_RESOURCES_DIR as RESOURCES_DIR;
 
 fn copy_into(dir: &Path, files: &[&Path]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -33,7 +33,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     crate::fetch_ort::run(&[])?;
     let root = repo_root();
     let lib = crate::fetch_ort::lib_path();
-    let model = root.join("models").join("demix.onnx");
+    let model = root.join("models").join(demix_engine::model::bundle::MODEL_FILE);
     let files: Vec<&Path> =
         [lib.as_path(), model.as_path()].into_iter().filter(|p| p.exists()).collect();
     let bundled = root.join("target").join("bundled");

@@ -12,14 +12,23 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-/// The pinned ONNX Runtime version (must match `demix_engine::ort_env::ORT_VERSION`).
-pub const ORT_VERSION: &str = "1.31.1";
-const WHEEL: &str = "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl";
+use demix_engine::model::bundle::{lib_file_names, ORT_VERSION};
+
+/// SHA-256 of the [`wheel_name`] wheel (changes with [`ORT_VERSION`]).
 const WHEEL_SHA256: &str = "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f";
-const LIB_IN_WHEEL: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
-/// The library's file name in the cache (and in the bundles).
-pub const LIB_NAME: &str = "libonnxruntime.so.1.31.1";
+/// SHA-256 of [`lib_name`] inside that wheel.
 const LIB_SHA256: &str = "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3";
+
+/// The pinned Linux wheel.
+fn wheel_name() -> String {
+    format!("onnxruntime-{ORT_VERSION}-cp311-cp311-manylinux_2_28_x86_64.whl")
+}
+
+/// The library's file name in the wheel, the cache and the bundles: the versioned name the
+/// engine looks for first.
+pub fn lib_name() -> String {
+    lib_file_names().swap_remove(0)
+}
 
 /// `<repo>/.cache/ort`.
 pub fn cache_dir() -> PathBuf {
@@ -28,7 +37,7 @@ pub fn cache_dir() -> PathBuf {
 
 /// The cached library's path (whether or not it exists yet).
 pub fn lib_path() -> PathBuf {
-    cache_dir().join(LIB_NAME)
+    cache_dir().join(lib_name())
 }
 
 fn sha256_file(path: &Path) -> anyhow::Result<String> {
@@ -84,7 +93,7 @@ fn pip_download(dest: &Path) -> anyhow::Result<()> {
             Err(e) => last_err = format!("{shown}: {e}"),
         }
     }
-    bail!("pip download of {spec} failed ({last_err}); run `cargo xtask setup` (it makes the venv), or download {WHEEL} by hand into {}", dest.display())
+    bail!("pip download of {spec} failed ({last_err}); run `cargo xtask setup` (it makes the venv), or download {} by hand into {}", wheel_name(), dest.display())
 }
 
 /// Runs the command.
@@ -104,7 +113,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let wheels = dir.join("wheels");
     std::fs::create_dir_all(&wheels).with_context(|| format!("creating {}", wheels.display()))?;
-    let wheel = wheels.join(WHEEL);
+    let wheel_file = wheel_name();
+    let wheel = wheels.join(&wheel_file);
     let cached_ok = !force && wheel.is_file() && sha256_file(&wheel)? == WHEEL_SHA256;
     if !cached_ok {
         let _ = std::fs::remove_file(&wheel);
@@ -116,21 +126,25 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let got = sha256_file(&wheel)?;
     if got != WHEEL_SHA256 {
         let _ = std::fs::remove_file(&wheel);
-        bail!("checksum mismatch for {WHEEL}: expected {WHEEL_SHA256}, got {got} (file removed)");
+        bail!(
+            "checksum mismatch for {wheel_file}: expected {WHEEL_SHA256}, got {got} (file removed)"
+        );
     }
 
+    let lib_in_wheel = format!("onnxruntime/capi/{}", lib_name());
     let file = std::fs::File::open(&wheel)?;
     let mut zip =
         zip::ZipArchive::new(file).with_context(|| format!("reading {}", wheel.display()))?;
-    let mut entry =
-        zip.by_name(LIB_IN_WHEEL).with_context(|| format!("{LIB_IN_WHEEL} not in {WHEEL}"))?;
+    let mut entry = zip
+        .by_name(&lib_in_wheel)
+        .with_context(|| format!("{lib_in_wheel} not in {wheel_file}"))?;
     let mut bytes = Vec::with_capacity(entry.size() as usize);
     entry.read_to_end(&mut bytes)?;
     let lib_sha = format!("{:x}", Sha256::digest(&bytes));
     if lib_sha != LIB_SHA256 {
-        bail!("checksum mismatch for {LIB_IN_WHEEL}: expected {LIB_SHA256}, got {lib_sha}");
+        bail!("checksum mismatch for {lib_in_wheel}: expected {LIB_SHA256}, got {lib_sha}");
     }
-    let tmp = dir.join(format!("{LIB_NAME}.part"));
+    let tmp = dir.join(format!("{}.part", lib_name()));
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &lib)?;
     eprintln!("fetch-ort: ONNX Runtime {ORT_VERSION} verified and unpacked");

@@ -2,6 +2,8 @@
 //! with zero added latency and run on the worker thread on the vocal stem (allocation-free
 //! after construction).
 
+use crate::dsp::db::{amplitude_to_db, db_to_amplitude};
+
 /// De-esser settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeEsserSettings {
@@ -90,12 +92,9 @@ impl GateSettings {
     }
 }
 
-fn db_to_lin(db: f32) -> f32 {
-    10f32.powf(db / 20.0)
-}
-
+/// Level detectors floor at 1e-12 (-240 dB).
 fn lin_to_db(x: f32) -> f32 {
-    20.0 * x.max(1e-12).log10()
+    amplitude_to_db(x, 1e-12)
 }
 
 /// One-pole smoothing coefficient for a time constant in ms.
@@ -204,7 +203,7 @@ impl DeEsser {
         if !self.settings.enabled {
             return;
         }
-        let thr = db_to_lin(self.settings.threshold_db);
+        let thr = db_to_amplitude(self.settings.threshold_db);
         let slope = 1.0 / self.settings.ratio.max(1.0) - 1.0;
         for frame in audio.chunks_mut(channels) {
             let mut bands = [(0.0f32, 0.0f32); 2];
@@ -216,7 +215,7 @@ impl DeEsser {
             // Peak detector: instant attack, so a burst is caught from its first cycle.
             self.env = if peak > self.env { peak } else { peak + self.release * (self.env - peak) };
             let gain = if self.env > thr {
-                db_to_lin(slope * (lin_to_db(self.env) - self.settings.threshold_db))
+                db_to_amplitude(slope * (lin_to_db(self.env) - self.settings.threshold_db))
             } else {
                 1.0
             };
@@ -270,7 +269,7 @@ impl Gate {
             return;
         }
         let s = self.settings;
-        let thr = db_to_lin(s.threshold_db);
+        let thr = db_to_amplitude(s.threshold_db);
         let hold = (s.hold_ms.max(0.0) * 0.001 * self.sample_rate_hz) as u32;
         let range = s.range_db.max(0.0);
         // Gain moves at `range` dB per attack/release time.
@@ -295,16 +294,11 @@ impl Gate {
             } else if self.gain_db > target {
                 self.gain_db = (self.gain_db - close_step).max(target);
             }
-            let g = db_to_lin(self.gain_db);
+            let g = db_to_amplitude(self.gain_db);
             for x in frame.iter_mut() {
                 *x *= g;
             }
         }
-    }
-
-    /// Current gain in dB (0 = open).
-    pub fn gain_db(&self) -> f32 {
-        self.gain_db
     }
 
     /// Opens the gate and clears the detector.
@@ -340,7 +334,7 @@ mod tests {
         };
         d.set(s);
         // An 11.3 kHz burst peaking at -10 dBFS: 20 dB over the threshold → 15 dB of reduction.
-        let x = sine(11300.0, db_to_lin(-10.0), 24000);
+        let x = sine(11300.0, db_to_amplitude(-10.0), 24000);
         let mut y = x.clone();
         d.process(&mut y, 1);
         let reduction = rms_db(&x[12000..]) - rms_db(&y[12000..]);
@@ -359,7 +353,7 @@ mod tests {
         });
         let x: Vec<f32> = sine(300.0, 0.5, 24000)
             .iter()
-            .zip(sine(8000.0, db_to_lin(-40.0), 24000))
+            .zip(sine(8000.0, db_to_amplitude(-40.0), 24000))
             .map(|(a, b)| a + b)
             .collect();
         let mut y = x.clone();
@@ -380,8 +374,8 @@ mod tests {
             release_ms: 50.0,
         });
         // Loud part (-12 dBFS) passes unchanged; bleed at -55 dBFS is reduced by 20 dB.
-        let loud = sine(440.0, db_to_lin(-12.0), 24000);
-        let bleed = sine(200.0, db_to_lin(-55.0), 48000);
+        let loud = sine(440.0, db_to_amplitude(-12.0), 24000);
+        let bleed = sine(200.0, db_to_amplitude(-55.0), 48000);
         let mut y: Vec<f32> = loud.iter().chain(bleed.iter()).copied().collect();
         g.process(&mut y, 1);
         let pass = rms_db(&loud[4800..]) - rms_db(&y[4800..24000]);

@@ -14,13 +14,13 @@
 //!
 //! Wiring (plugin / CLI):
 //! ```text
-//! let info = demix_engine::neural::load_model_info(&model)?;           // any thread, no runtime
+//! let info = demix_engine::model::neural::load_model_info(&model)?;           // any thread, no runtime
 //! let stft = info.stft_for_rate(host_rate);                             // STFT for the worker
-//! let lib  = demix_engine::ort_env::locate_ort_library(&dirs)?;         // DEMIX_ORT_LIB or dirs
-//! let factory = demix_engine::neural::neural_factory(model, lib);       // runs on the worker
+//! let lib  = demix_engine::model::bundle::locate_ort_library(&dirs)?;         // DEMIX_ORT_LIB or dirs
+//! let factory = demix_engine::model::neural::neural_factory(model, lib);       // runs on the worker
 //! // offline: NeuralSeparator::load(&model, &lib, channels)? as a `Separator`
 //! ```
-//! with `dirs` = [`crate::ort_env::module_search_dirs`] (+ [`crate::ort_env::repo_cache_dir`]
+//! with `dirs` = [`crate::model::bundle::module_search_dirs`] (+ [`crate::model::bundle::repo_cache_dir`]
 //! in development builds).
 //!
 //! `ort`'s own `run` still allocates (~100 small allocations per call inside ONNX Runtime):
@@ -35,35 +35,13 @@ use ort::session::{IoBinding, Session};
 use ort::value::Tensor;
 use realfft::num_complex::Complex32;
 
-use crate::model_meta::{model_info_from_bytes, ModelError, ModelInfo};
-use crate::ort_env::{ort_environment, panic_message, OrtError};
-use crate::separator::{Frame, Masks, Separator, SeparatorError, N_STEMS};
-use crate::stft::StftConfig;
+use crate::dsp::separator::{Frame, Masks, Separator, SeparatorError};
+use crate::dsp::stft::StftConfig;
+use crate::model::contract::{model_info_from_bytes, ModelError, ModelInfo};
+use crate::model::runtime::{ort_environment, panic_message};
+use crate::model::NeuralError;
+use crate::stem::{Stem, N_STEMS};
 use crate::worker::SeparatorFactory;
-
-pub use crate::model_meta::load_model_info;
-
-/// Why the neural separator could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum NeuralError {
-    /// The model file is missing, unreadable, corrupt, or breaks the contract.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-    /// ONNX Runtime could not be found or loaded.
-    #[error(transparent)]
-    Runtime(#[from] OrtError),
-    /// ONNX Runtime refused the model or failed to set it up.
-    #[error("ONNX Runtime could not load the model {path}: {message}")]
-    Session {
-        /// The model path.
-        path: PathBuf,
-        /// ONNX Runtime's message.
-        message: String,
-    },
-    /// The host configuration does not fit the model.
-    #[error("{0}")]
-    Config(String),
-}
 
 /// Relative tolerance on the bin spacing (Hz per bin) between the host STFT and the model's.
 const BIN_SPACING_TOLERANCE: f64 = 0.005;
@@ -82,7 +60,7 @@ pub struct NeuralSeparator {
     bins: usize,
     channels: usize,
     /// Set when the host STFT does not match the model's frequency grid (checked per frame).
-    grid_error: Option<String>,
+    grid_error: Option<SeparatorError>,
     grid_checked: Option<(u32, usize)>,
 }
 
@@ -109,12 +87,10 @@ impl NeuralSeparator {
         channels: usize,
     ) -> Result<Self, NeuralError> {
         if !(1..=2).contains(&channels) {
-            return Err(NeuralError::Config(format!(
-                "the neural engine supports 1 or 2 channels, not {channels}"
-            )));
+            return Err(NeuralError::UnsupportedChannels { channels });
         }
         // Validate before touching ONNX Runtime, and load exactly the bytes validated.
-        let bytes = crate::model_meta::read_model_file(model_path)?;
+        let bytes = crate::model::contract::read_model_file(model_path)?;
         let info = model_info_from_bytes(&bytes, model_path)?;
         let env = ort_environment(lib_path)?;
         let err = session_err(model_path);
@@ -193,11 +169,14 @@ impl NeuralSeparator {
     pub fn run_raw(&mut self, spec: &[f32]) -> Result<&[f32], SeparatorError> {
         let dst = self.spec.extract_tensor_mut().1;
         if spec.len() != dst.len() {
-            return Err(SeparatorError::Inference(format!(
-                "spec has {} values, the model takes {}",
-                spec.len(),
-                dst.len()
-            )));
+            return Err(SeparatorError::Shape {
+                frame_channels: 1,
+                frame_bins: spec.len(),
+                mask_channels: 1,
+                mask_bins: dst.len(),
+                expected_channels: 1,
+                expected_bins: dst.len(),
+            });
         }
         if spec.iter().any(|v| !v.is_finite()) {
             self.reset();
@@ -243,13 +222,14 @@ impl NeuralSeparator {
         self.grid_checked = Some(key);
         let host = frame.sample_rate_hz as f64 / frame.n_fft as f64;
         let model = self.info.sample_rate as f64 / self.info.n_fft as f64;
-        self.grid_error = ((host / model - 1.0).abs() > BIN_SPACING_TOLERANCE).then(|| {
-            format!(
-                "STFT bin spacing {host:.3} Hz (n_fft {} at {} Hz) does not match the model's {model:.3} Hz; \
-                 use ModelInfo::stft_for_rate",
-                frame.n_fft, frame.sample_rate_hz
-            )
-        });
+        self.grid_error = ((host / model - 1.0).abs() > BIN_SPACING_TOLERANCE).then_some(
+            SeparatorError::BinGrid {
+                host_hz_per_bin: host,
+                model_hz_per_bin: model,
+                n_fft: frame.n_fft,
+                sample_rate_hz: frame.sample_rate_hz,
+            },
+        );
     }
 }
 
@@ -292,14 +272,18 @@ impl Separator for NeuralSeparator {
     fn process(&mut self, frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
         self.check_grid(frame);
         if let Some(e) = &self.grid_error {
-            return Err(SeparatorError::Inference(e.clone()));
+            return Err(e.clone());
         }
         let ch = frame.channels;
         if ch != self.channels || ch != masks.channels || frame.bins != masks.bins {
-            return Err(SeparatorError::Inference(format!(
-                "frame has {ch} channel(s) x {} bins, masks {} x {}, separator built for {} channel(s)",
-                frame.bins, masks.channels, masks.bins, self.channels
-            )));
+            return Err(SeparatorError::Shape {
+                frame_channels: ch,
+                frame_bins: frame.bins,
+                mask_channels: masks.channels,
+                mask_bins: masks.bins,
+                expected_channels: self.channels,
+                expected_bins: frame.bins,
+            });
         }
         let (mb, fb) = (self.bins, frame.bins);
         let used = mb.min(fb);
@@ -350,7 +334,7 @@ impl Separator for NeuralSeparator {
                         out[k] = Complex32::new(0.5 * (r0[k] + r1[k]), 0.5 * (i0[k] + i1[k]));
                     }
                 }
-                let above = if s == N_STEMS - 1 { 1.0 } else { 0.0 };
+                let above = if s == Stem::Other.index() { 1.0 } else { 0.0 };
                 out[used..].fill(Complex32::new(above, 0.0));
             }
         }
@@ -369,12 +353,11 @@ impl Separator for NeuralSeparator {
 
 /// A [`SeparatorFactory`] for the worker: loads `model_path` with ONNX Runtime from `lib_path`
 /// on the worker thread. The STFT passed by the worker must be `info.stft_for_rate(host_rate)`
-/// (checked on the first frame). Errors come back as the message shown to the user.
+/// (checked on the first frame).
 pub fn neural_factory(model_path: PathBuf, lib_path: PathBuf) -> SeparatorFactory {
-    Box::new(move |cfg: StftConfig, channels: usize| {
-        let sep =
-            NeuralSeparator::load(&model_path, &lib_path, channels).map_err(|e| e.to_string())?;
-        let _ = cfg; // the bin grid is checked against the frames' sample rate in `process`
-        Ok(Box::new(sep) as Box<dyn crate::separator::Separator>)
+    Box::new(move |_cfg: StftConfig, channels: usize| {
+        // The bin grid is checked against the frames' sample rate in `process`.
+        let sep = NeuralSeparator::load(&model_path, &lib_path, channels)?;
+        Ok(Box::new(sep) as Box<dyn Separator>)
     })
 }

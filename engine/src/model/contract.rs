@@ -3,12 +3,12 @@
 //!
 //! Used by the plugin and the CLI to choose the STFT before anything is built
 //! ([`load_model_info`] runs on any thread, needs no runtime library), and by
-//! [`crate::neural::NeuralSeparator`] to reject a model before creating a session.
+//! [`crate::model::neural::NeuralSeparator`] to reject a model before creating a session.
 
 use std::path::{Path, PathBuf};
 
-use crate::separator::{N_STEMS, STEM_NAMES};
-use crate::stft::StftConfig;
+use crate::dsp::stft::StftConfig;
+use crate::stem::{N_STEMS, STEM_NAMES};
 
 /// Contract versions this host understands (`demix.version`).
 pub const SUPPORTED_CONTRACT_VERSIONS: &[u32] = &[1];
@@ -104,14 +104,6 @@ impl StateInfo {
     /// Name of the output tensor.
     pub fn output_name(&self) -> String {
         format!("state_out_{}", self.name)
-    }
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-    /// True for a zero-element state.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -4,75 +4,37 @@
 //! Started when the plugin is activated, stopped and joined when it is deactivated. It sleeps
 //! in `park_timeout` when there is nothing to do; the audio thread wakes it with `unpark`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use ringbuf::traits::{Consumer, Observer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
-use crate::classic::ClassicSeparator;
-use crate::denormals::flush_denormals_on_this_thread;
-use crate::priority::{raise_current_thread, ThreadPriority};
-use crate::processor::HopProcessor;
-use crate::separator::{Separator, N_STEMS};
-use crate::shaping::{ShapingSettings, SharedShaping};
-use crate::status::{EngineKind, EngineStatus};
-use crate::stft::StftConfig;
+use crate::dsp::classic::ClassicSeparator;
+use crate::dsp::denormals::flush_denormals_on_this_thread;
+use crate::dsp::separator::Separator;
+use crate::stem::N_STEMS;
+use crate::sync::status::{EngineKind, EngineStatus};
+use crate::sync::worker_shared::WorkerShared;
+use crate::worker::priority::{raise_current_thread, ThreadPriority};
+use crate::worker::processor::HopProcessor;
+
+pub mod offline;
+pub mod priority;
+pub mod processor;
+use crate::dsp::stft::StftConfig;
+use crate::model::NeuralError;
+use crate::sync::notice::EngineNotice;
 
 /// Builds the neural separator on the worker thread (so its runtime state never touches the
-/// audio thread). An `Err` carries the message shown to the user.
+/// audio thread), for an STFT and a channel count.
 pub type SeparatorFactory =
-    Box<dyn FnOnce(StftConfig, usize) -> Result<Box<dyn Separator>, String> + Send>;
+    Box<dyn FnOnce(StftConfig, usize) -> Result<Box<dyn Separator>, NeuralError> + Send>;
 
 /// Longest sleep between checks when idle.
 const IDLE_PARK: Duration = Duration::from_millis(5);
-
-/// State shared by the audio thread and the worker (all lock-free except `progress`, which
-/// only the worker and an offline-rendering audio thread use).
-pub struct WorkerShared {
-    stop: AtomicBool,
-    /// Flush generation requested by the audio thread.
-    pub(crate) flush_request: AtomicU32,
-    /// Flush generation the worker has completed.
-    pub(crate) flush_ack: AtomicU32,
-    /// The [`EngineKind`] the user asked for.
-    pub(crate) requested_engine: AtomicU8,
-    /// Sound-shaping options, written by the audio thread.
-    pub(crate) shaping: SharedShaping,
-    progress: Mutex<u64>,
-    progress_cv: Condvar,
-}
-
-impl WorkerShared {
-    fn new(requested: EngineKind) -> Self {
-        WorkerShared {
-            stop: AtomicBool::new(false),
-            flush_request: AtomicU32::new(0),
-            flush_ack: AtomicU32::new(0),
-            requested_engine: AtomicU8::new(requested as u8),
-            shaping: SharedShaping::new(&ShapingSettings::default()),
-            progress: Mutex::new(0),
-            progress_cv: Condvar::new(),
-        }
-    }
-
-    /// Blocks up to `timeout` for the worker to finish another hop (offline rendering only).
-    pub(crate) fn wait_progress(&self, timeout: Duration) {
-        if let Ok(guard) = self.progress.lock() {
-            let seen = *guard;
-            let _ = self.progress_cv.wait_timeout_while(guard, timeout, |p| *p == seen);
-        }
-    }
-
-    fn notify_progress(&self) {
-        if let Ok(mut p) = self.progress.lock() {
-            *p = p.wrapping_add(1);
-        }
-        self.progress_cv.notify_all();
-    }
-}
 
 /// A running worker thread.
 pub struct Worker {
@@ -162,9 +124,7 @@ fn run(mut setup: WorkerSetup, shared: &WorkerShared) {
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut setup, shared)));
     if result.is_err() {
-        status.set_message(
-            "The separation worker stopped after an internal error; passing audio through dry.",
-        );
+        status.set_notice(EngineNotice::WorkerStopped);
         log::error!("demix worker panicked; output falls back to dry");
     }
     status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
@@ -203,12 +163,12 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let mut neural: Option<Box<dyn Separator>> = match setup.neural.take() {
         Some(factory) => match factory(cfg, ch) {
             Ok(sep) => {
-                status.set_message(format!("Model loaded: {}", sep.name()));
+                status.set_notice(EngineNotice::ModelLoaded { name: sep.name().to_string() });
                 Some(sep)
             }
-            Err(msg) => {
-                log::error!("demix: neural engine unavailable: {msg}");
-                status.set_message(format!("Neural engine unavailable, using Classic: {msg}"));
+            Err(e) => {
+                log::error!("demix: neural engine unavailable: {e}");
+                status.set_notice(e);
                 None
             }
         },

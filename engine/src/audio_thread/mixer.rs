@@ -1,13 +1,17 @@
 //! Per-stem gains, mute/solo, dry/wet and bypass with click-free smoothing.
 //! Runs on the audio thread: no allocation, no locks, no syscalls.
 
-use crate::separator::N_STEMS;
+use crate::dsp::db::db_to_amplitude;
+use crate::stem::N_STEMS;
 
 /// Ramp time of every gain change, in milliseconds.
 pub const SMOOTHING_MS: f32 = 20.0;
 
 /// Longest and shortest mute/solo/mode transition, in milliseconds.
 pub const TRANSITION_MS_RANGE: (f32, f32) = (5.0, 2000.0);
+
+/// Mode crossfade duration by default, in ms.
+pub const DEFAULT_TRANSITION_MS: f32 = 50.0;
 
 /// Which stems play: the performance presets, or `Custom` (mute/solo decide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -96,7 +100,7 @@ impl Default for MixSettings {
             wet: 1.0,
             bypass: false,
             mode: Mode::Custom,
-            transition_ms: 50.0,
+            transition_ms: DEFAULT_TRANSITION_MS,
         }
     }
 }
@@ -128,7 +132,7 @@ pub fn db_to_gain(db: f32) -> f32 {
     if db <= -100.0 || db.is_nan() {
         0.0
     } else {
-        10f32.powf(db.min(MAX_GAIN_DB) / 20.0)
+        db_to_amplitude(db.min(MAX_GAIN_DB))
     }
 }
 
@@ -192,11 +196,6 @@ impl Smoother {
             self.current = self.target - self.step * self.remaining as f32;
         }
         self.current
-    }
-
-    /// True while a ramp is in progress.
-    pub fn is_ramping(&self) -> bool {
-        self.remaining > 0
     }
 
     /// The value the ramp is heading to.
@@ -271,8 +270,11 @@ impl Mixer {
 }
 
 fn transition_samples(ms: f32, sample_rate_hz: f32) -> u32 {
-    let ms =
-        if ms.is_finite() { ms.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1) } else { 50.0 };
+    let ms = if ms.is_finite() {
+        ms.clamp(TRANSITION_MS_RANGE.0, TRANSITION_MS_RANGE.1)
+    } else {
+        DEFAULT_TRANSITION_MS
+    };
     (ms * 0.001 * sample_rate_hz).round() as u32
 }
 

@@ -2,17 +2,49 @@
 
 use realfft::num_complex::Complex32;
 
-/// Stem names in the order every separator and the mixer use.
-pub const STEM_NAMES: [&str; 4] = ["vocals", "drums", "bass", "other"];
-/// Number of stems.
-pub const N_STEMS: usize = 4;
+#[cfg(test)]
+use crate::stem::N_STEMS;
 
 /// Errors a separator can report for one frame; the caller falls back to neutral masks.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SeparatorError {
     /// The inference backend failed; the message says why.
     #[error("inference failed: {0}")]
     Inference(String),
+    /// The frame or mask buffers do not have the shape the separator was built for.
+    #[error(
+        "frame has {frame_channels} channel(s) x {frame_bins} bins, masks {mask_channels} x \
+         {mask_bins}, separator built for {expected_channels} channel(s) x {expected_bins} values"
+    )]
+    Shape {
+        /// Channels in the frame.
+        frame_channels: usize,
+        /// Bins per channel in the frame.
+        frame_bins: usize,
+        /// Channels in the mask buffer.
+        mask_channels: usize,
+        /// Bins per channel in the mask buffer.
+        mask_bins: usize,
+        /// Channels the separator was built for.
+        expected_channels: usize,
+        /// Values per channel (or in total, for a raw tensor) the separator expects.
+        expected_bins: usize,
+    },
+    /// The frame's bin spacing differs from the one the model was trained at.
+    #[error(
+        "STFT bin spacing {host_hz_per_bin:.3} Hz (n_fft {n_fft} at {sample_rate_hz} Hz) does not \
+         match the model's {model_hz_per_bin:.3} Hz; use ModelInfo::stft_for_rate"
+    )]
+    BinGrid {
+        /// The frame's bin spacing in Hz.
+        host_hz_per_bin: f64,
+        /// The model's bin spacing in Hz.
+        model_hz_per_bin: f64,
+        /// The frame's FFT length.
+        n_fft: usize,
+        /// The frame's sample rate in Hz.
+        sample_rate_hz: f32,
+    },
 }
 
 /// One STFT frame of all channels: `bins` complex values per channel, channel-major.

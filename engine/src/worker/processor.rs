@@ -5,11 +5,12 @@
 use realfft::num_complex::Complex32;
 use realfft::RealFftPlanner;
 
-use crate::postfx::{DeEsser, Gate};
-use crate::separator::{project_sum_to_one, Frame, Masks, Separator, N_STEMS};
-use crate::shaping::{self, ShapingSettings, BASS, VOCALS};
-use crate::spatial::StereoRefinement;
-use crate::stft::{Analyzer, StftConfig, Synthesizer};
+use crate::dsp::postfx::{DeEsser, Gate};
+use crate::dsp::separator::{project_sum_to_one, Frame, Masks, Separator};
+use crate::dsp::shaping::{self, ShapingSettings};
+use crate::dsp::spatial::StereoRefinement;
+use crate::dsp::stft::{Analyzer, StftConfig, Synthesizer};
+use crate::stem::{Stem, N_STEMS};
 
 /// What happened while processing one hop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,8 +18,6 @@ pub struct HopReport {
     /// The separator failed or produced non-finite masks; neutral masks were used instead
     /// and the separator's state was reset.
     pub separator_fault: bool,
-    /// The input held non-finite samples; they were replaced by zeros and state was reset.
-    pub nonfinite_input: bool,
 }
 
 /// Turns hops of interleaved input into hops of interleaved stem frames.
@@ -76,16 +75,6 @@ impl HopProcessor {
         self.gate.set(s.gate);
     }
 
-    /// The STFT configuration in use.
-    pub fn config(&self) -> StftConfig {
-        self.cfg
-    }
-
-    /// Number of audio channels.
-    pub fn channels(&self) -> usize {
-        self.channels
-    }
-
     /// Processes one hop: `input` holds `hop * channels` interleaved samples, `output` receives
     /// `hop * N_STEMS * channels` values (see the type's docs for the layout).
     pub fn process_hop(
@@ -96,19 +85,21 @@ impl HopProcessor {
     ) -> HopReport {
         let (h, ch, bins) = (self.cfg.hop, self.channels, self.cfg.bins());
         let mut report = HopReport::default();
+        // Non-finite input samples become zeros, and the separator starts over.
+        let mut nonfinite_input = false;
         for c in 0..ch {
             for (t, v) in self.hop_in.iter_mut().enumerate() {
                 let x = input[t * ch + c];
                 *v = if x.is_finite() {
                     x
                 } else {
-                    report.nonfinite_input = true;
+                    nonfinite_input = true;
                     0.0
                 };
             }
             self.analyzers[c].push_hop(&self.hop_in, &mut self.spectrum[c * bins..(c + 1) * bins]);
         }
-        if report.nonfinite_input {
+        if nonfinite_input {
             separator.reset();
         }
         let frame = Frame {
@@ -134,7 +125,7 @@ impl HopProcessor {
                 shaping::sharpen(&mut self.masks, ch, bins, p);
             }
             if sh.vocal_coherent_stereo && ch == 2 {
-                shaping::coherent_stereo(&mut self.masks, bins, VOCALS);
+                shaping::coherent_stereo(&mut self.masks, bins, Stem::Vocals);
             }
             project_sum_to_one(&mut Masks { data: &mut self.masks, channels: ch, bins });
         }
@@ -153,7 +144,7 @@ impl HopProcessor {
         let hz_per_bin = self.sample_rate_hz / self.cfg.n_fft as f32;
         for s in 0..N_STEMS {
             let spec = &mut self.stems_spec[s * per_stem..(s + 1) * per_stem];
-            if s == BASS && ch == 2 && sh.bass_mono_below_hz > 0.0 {
+            if s == Stem::Bass.index() && ch == 2 && sh.bass_mono_below_hz > 0.0 {
                 let (left, right) = spec.split_at_mut(bins);
                 shaping::mono_below(left, right, sh.bass_mono_below_hz, hz_per_bin);
             }
@@ -168,14 +159,14 @@ impl HopProcessor {
         if sh.deesser.enabled || sh.gate.enabled {
             for t in 0..h {
                 for c in 0..ch {
-                    self.vocal_hop[t * ch + c] = output[t * stride + VOCALS * ch + c];
+                    self.vocal_hop[t * ch + c] = output[t * stride + Stem::Vocals.index() * ch + c];
                 }
             }
             self.deesser.process(&mut self.vocal_hop, ch);
             self.gate.process(&mut self.vocal_hop, ch);
             for t in 0..h {
                 for c in 0..ch {
-                    output[t * stride + VOCALS * ch + c] = self.vocal_hop[t * ch + c];
+                    output[t * stride + Stem::Vocals.index() * ch + c] = self.vocal_hop[t * ch + c];
                 }
             }
         }

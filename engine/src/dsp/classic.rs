@@ -12,7 +12,8 @@
 
 use realfft::num_complex::Complex32;
 
-use crate::separator::{Frame, Masks, Separator, SeparatorError};
+use crate::dsp::separator::{Frame, Masks, Separator, SeparatorError};
+use crate::stem::Stem;
 
 /// Frames of history in the causal harmonic (time) median.
 pub const HARMONIC_FRAMES: usize = 9;
@@ -120,20 +121,24 @@ impl Separator for ClassicSeparator {
             let other = 1.0 - drums - bass - vocals;
             for c in 0..ch {
                 let i = c * frame.bins + k;
-                masks.data[i] = Complex32::new(vocals, 0.0);
-                masks.data[per_stem + i] = Complex32::new(drums, 0.0);
-                masks.data[2 * per_stem + i] = Complex32::new(bass, 0.0);
-                masks.data[3 * per_stem + i] = Complex32::new(other, 0.0);
+                for (stem, m) in [
+                    (Stem::Vocals, vocals),
+                    (Stem::Drums, drums),
+                    (Stem::Bass, bass),
+                    (Stem::Other, other),
+                ] {
+                    masks.data[stem.index() * per_stem + i] = Complex32::new(m, 0.0);
+                }
             }
         }
         // Bins beyond what this separator was built for go to "other".
         for k in bins..frame.bins {
             for c in 0..ch {
                 let i = c * frame.bins + k;
-                for s in 0..3 {
-                    masks.data[s * per_stem + i] = Complex32::new(0.0, 0.0);
+                for s in Stem::ALL {
+                    let m = if s == Stem::Other { 1.0 } else { 0.0 };
+                    masks.data[s.index() * per_stem + i] = Complex32::new(m, 0.0);
                 }
-                masks.data[3 * per_stem + i] = Complex32::new(1.0, 0.0);
             }
         }
         Ok(())
@@ -148,7 +153,7 @@ impl Separator for ClassicSeparator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::separator::N_STEMS;
+    use crate::stem::N_STEMS;
 
     #[test]
     fn masks_sum_to_one_and_are_in_range() {

@@ -1,15 +1,9 @@
-//! The process-global ONNX Runtime environment and the search for its shared library.
-//!
-//! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`) from an explicit path — the
-//! plugin's own bundle directory, the CLI's install folder, or `DEMIX_ORT_LIB` — never
-//! from the current directory or the system's library search path. The environment is created
-//! once per process (all plugin instances share it, each with its own session) on the first
-//! worker that needs it, never on the audio thread.
+//! Where the neural engine's run-time files live: the model and the ONNX Runtime library,
+//! searched beside the binary this code is linked into (the plugin's bundle, the CLI's install
+//! folder) or named by `DEMIX_ORT_LIB` — never the current directory or the system's library
+//! search path. Pure path logic; loading is [`crate::model::runtime`]'s job.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-
-use ort::environment::Environment;
 
 /// Environment variable that overrides the library search: an absolute path to the library
 /// file, or to a directory holding it.
@@ -22,7 +16,7 @@ pub const ORT_VERSION: &str = "1.31.1";
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum OrtError {
     /// No library file was found.
-    #[error("ONNX Runtime library ({}) not found in {}; run `cargo xtask fetch-ort` or set {ORT_LIB_ENV}", lib_file_names().join(" / "), list(.searched))]
+    #[error("ONNX Runtime library ({}) not found in {}; run `cargo xtask fetch-ort` or set {ORT_LIB_ENV}", lib_file_names().join(" / "), crate::model::list_dirs(.searched))]
     NotFound {
         /// Directories searched.
         searched: Vec<PathBuf>,
@@ -43,13 +37,6 @@ pub enum OrtError {
         /// The loader's message.
         message: String,
     },
-}
-
-fn list(p: &[PathBuf]) -> String {
-    if p.is_empty() {
-        return "(no directories)".into();
-    }
-    p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Library file names this platform looks for, most specific first.
@@ -208,76 +195,23 @@ pub fn repo_cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".cache").join("ort")
 }
 
-struct Global {
-    env: Environment,
-    lib: PathBuf,
-}
-
-static GLOBAL: OnceLock<Global> = OnceLock::new();
-static INIT: Mutex<()> = Mutex::new(());
-
-/// The process-global environment, created on the first call from `lib_path` (later calls
-/// return the existing one whatever path they pass: a process can load only one ONNX Runtime).
-/// Blocking and allocating: call it from a worker or loader thread, never the audio thread.
-pub fn ort_environment(lib_path: &Path) -> Result<&'static Environment, OrtError> {
-    let load_err = |message: String| OrtError::Load { path: lib_path.to_path_buf(), message };
-    if !lib_path.is_absolute() {
-        return Err(load_err("the library path must be absolute".into()));
-    }
-    if !lib_path.is_file() {
-        return Err(load_err("no such file".into()));
-    }
-    if let Some(g) = GLOBAL.get() {
-        if g.lib != lib_path {
-            log::debug!(
-                "ONNX Runtime already loaded from {}; ignoring {}",
-                g.lib.display(),
-                lib_path.display()
-            );
-        }
-        return Ok(&g.env);
-    }
-    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(g) = GLOBAL.get() {
-        return Ok(&g.env);
-    }
-    let built = std::panic::catch_unwind(|| -> Result<Environment, String> {
-        let builder = ort::init_from(lib_path).map_err(|e| e.to_string())?;
-        builder.with_name("demix").with_telemetry(false).build().map_err(|e| e.to_string())
-    });
-    let env = match built {
-        Ok(Ok(env)) => env,
-        Ok(Err(msg)) => return Err(load_err(msg)),
-        Err(panic) => {
-            return Err(load_err(format!(
-                "ONNX Runtime panicked while loading: {}",
-                panic_message(&panic)
-            )))
-        }
-    };
-    log::info!("ONNX Runtime loaded from {}", lib_path.display());
-    let _ = GLOBAL.set(Global { env, lib: lib_path.to_path_buf() });
-    Ok(&GLOBAL.get().expect("set above").env)
-}
-
-/// The library the process-global environment was loaded from, if it exists yet.
-pub fn loaded_library() -> Option<&'static Path> {
-    GLOBAL.get().map(|g| g.lib.as_path())
-}
-
-pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Python side (export, parity tests) pins the same ONNX Runtime as the one bundled.
+    #[test]
+    fn python_requirements_pin_the_bundled_onnx_runtime() {
+        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+        for file in ["requirements-ci.txt", "requirements-train.txt"] {
+            let text = std::fs::read_to_string(models.join(file)).expect(file);
+            let pin = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("onnxruntime=="))
+                .unwrap_or_else(|| panic!("{file} does not pin onnxruntime"));
+            assert_eq!(pin.trim(), ORT_VERSION, "{file}");
+        }
+    }
 
     #[test]
     fn finds_versioned_library_names_and_ignores_relative_dirs() {

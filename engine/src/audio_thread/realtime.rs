@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use crate::denormals::{flush_subnormal, sanitize};
-use crate::mixer::{MixSettings, Mixer};
-use crate::separator::N_STEMS;
-use crate::status::{EngineKind, EngineStatus};
-use crate::stft::StftConfig;
+use crate::audio_thread::dry_delay::DryDelay;
+use crate::audio_thread::mixer::{MixSettings, Mixer};
+use crate::dsp::denormals::{flush_subnormal, sanitize};
+use crate::dsp::stft::StftConfig;
+use crate::stem::N_STEMS;
+use crate::sync::notice::EngineNotice;
+use crate::sync::status::{EngineKind, EngineStatus};
 use crate::worker::{SeparatorFactory, Worker, WorkerSetup};
 
 /// Longest time an offline render waits for the worker before giving up on a frame.
@@ -67,19 +69,94 @@ impl EngineConfig {
 pub struct RealtimeEngine {
     cfg: EngineConfig,
     input: HeapProd<f32>,
-    output: HeapCons<f32>,
     worker: Option<Worker>,
     status: Arc<EngineStatus>,
     mixer: Mixer,
-    dry_delay: Vec<f32>,
-    dry_pos: usize,
+    dry_delay: DryDelay,
+    /// The delayed dry signal of the current chunk, interleaved.
     dry: Vec<f32>,
+    /// The sanitised input of the current chunk, interleaved.
     interleaved: Vec<f32>,
-    frame: Vec<f32>,
+    frames: FrameReader,
+    /// Output samples played since the worker (re)started.
     written: u64,
-    skip_debt: u64,
+    /// The flush generation the audio thread is waiting for the worker to acknowledge.
     flushing: Option<u32>,
     flush_gen: u32,
+}
+
+/// Reads stem frames from the worker's output ring, one per output sample. A frame that is not
+/// ready in time is owed: it is skipped when it arrives, so later frames stay aligned.
+struct FrameReader {
+    output: HeapCons<f32>,
+    /// The current frame, `[stem][channel]`.
+    frame: Vec<f32>,
+    /// Frames played dry that the worker has not delivered yet.
+    skip_debt: u64,
+}
+
+impl FrameReader {
+    /// Forgets queued frames and the debt (after a flush).
+    fn clear(&mut self) {
+        self.output.clear();
+        self.skip_debt = 0;
+    }
+
+    /// Pops the next stem frame into `self.frame`; false (and one more frame of debt) if it is
+    /// not ready. With `offline`, waits for `worker` instead.
+    fn next(&mut self, offline: Option<(&Worker, &EngineStatus)>) -> bool {
+        let frame_len = self.frame.len();
+        // Drop frames that arrived after we already played dry in their place.
+        while self.skip_debt > 0 && self.output.occupied_len() >= frame_len {
+            self.output.skip(frame_len);
+            self.skip_debt -= 1;
+        }
+        if self.skip_debt == 0 && self.output.occupied_len() >= frame_len {
+            self.output.pop_slice(&mut self.frame);
+            return true;
+        }
+        if let (Some((w, status)), 0) = (offline, self.skip_debt) {
+            let deadline = Instant::now() + OFFLINE_WAIT;
+            while self.output.occupied_len() < frame_len
+                && status.worker_running.load(Ordering::Relaxed)
+                && Instant::now() < deadline
+            {
+                w.wake();
+                w.shared().wait_progress(Duration::from_millis(2));
+            }
+            if self.output.occupied_len() >= frame_len {
+                self.output.pop_slice(&mut self.frame);
+                return true;
+            }
+        }
+        self.skip_debt += 1;
+        false
+    }
+}
+
+/// What one block measured, published to [`EngineStatus`] once per block.
+#[derive(Default)]
+struct BlockMeters {
+    stem_peak: [f32; N_STEMS],
+    output_peak: f32,
+    underrun_samples: u64,
+    nonfinite_input: bool,
+}
+
+impl BlockMeters {
+    fn publish(&self, status: &EngineStatus) {
+        for (meter, p) in status.stem_peak.iter().zip(self.stem_peak) {
+            meter.store(p);
+        }
+        status.output_peak.store(self.output_peak);
+        if self.underrun_samples > 0 {
+            status.underrun_samples.fetch_add(self.underrun_samples, Ordering::Relaxed);
+            status.underrun_blocks.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.nonfinite_input {
+            status.nonfinite_blocks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl RealtimeEngine {
@@ -111,9 +188,7 @@ impl RealtimeEngine {
         let worker = match worker {
             Ok(w) => Some(w),
             Err(e) => {
-                status.set_message(format!(
-                    "Could not start the separation thread ({e}); passing audio through dry."
-                ));
+                status.set_notice(EngineNotice::WorkerNotStarted { reason: Arc::new(e) });
                 status.active_engine.store(EngineKind::Dry as u8, Ordering::Relaxed);
                 None
             }
@@ -121,17 +196,14 @@ impl RealtimeEngine {
         RealtimeEngine {
             cfg,
             input: in_prod,
-            output: out_cons,
             worker,
             status,
             mixer: Mixer::new(cfg.sample_rate_hz, settings),
-            dry_delay: vec![0.0; cfg.latency_samples() * ch],
-            dry_pos: 0,
+            dry_delay: DryDelay::new(cfg.latency_samples(), ch),
             dry: vec![0.0; chunk * ch],
             interleaved: vec![0.0; chunk * ch],
-            frame: vec![0.0; N_STEMS * ch],
+            frames: FrameReader { output: out_cons, frame: vec![0.0; N_STEMS * ch], skip_debt: 0 },
             written: 0,
-            skip_debt: 0,
             flushing: None,
             flush_gen: 0,
         }
@@ -160,7 +232,7 @@ impl RealtimeEngine {
     }
 
     /// Publishes sound-shaping options to the worker (real-time safe: relaxed atomics).
-    pub fn set_shaping(&self, settings: &crate::shaping::ShapingSettings) {
+    pub fn set_shaping(&self, settings: &crate::dsp::shaping::ShapingSettings) {
         if let Some(w) = &self.worker {
             w.shared().shaping.store(settings);
         }
@@ -221,39 +293,17 @@ impl RealtimeEngine {
         self.mixer.set(settings);
         // Slices of unequal length (never from CLAP/VST3) are processed up to the shortest.
         let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
+        let mut meters = BlockMeters::default();
         let mut start = 0;
-        let mut peaks = [0.0f32; N_STEMS];
-        let mut out_peak = 0.0f32;
-        let mut underruns = 0u64;
-        let mut nonfinite = false;
         while start < len {
             let n = (len - start).min(self.cfg.chunk());
-            nonfinite |= self.process_chunk(
-                channels,
-                stem_outputs,
-                start,
-                n,
-                offline,
-                &mut peaks,
-                &mut out_peak,
-                &mut underruns,
-            );
+            self.process_chunk(channels, stem_outputs, start, n, offline, &mut meters);
             start += n;
         }
-        for (s, p) in peaks.iter().enumerate() {
-            self.status.stem_peak[s].store(*p);
-        }
-        self.status.output_peak.store(out_peak);
-        if underruns > 0 {
-            self.status.underrun_samples.fetch_add(underruns, Ordering::Relaxed);
-            self.status.underrun_blocks.fetch_add(1, Ordering::Relaxed);
-        }
-        if nonfinite {
-            self.status.nonfinite_blocks.fetch_add(1, Ordering::Relaxed);
-        }
+        meters.publish(&self.status);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One chunk of at most [`EngineConfig::chunk`] samples at `start`.
     fn process_chunk(
         &mut self,
         channels: &mut [&mut [f32]],
@@ -261,32 +311,35 @@ impl RealtimeEngine {
         start: usize,
         n: usize,
         offline: bool,
-        peaks: &mut [f32; N_STEMS],
-        out_peak: &mut f32,
-        underruns: &mut u64,
-    ) -> bool {
+        meters: &mut BlockMeters,
+    ) {
         let ch = self.cfg.channels.min(channels.len());
         let stride = self.cfg.channels;
-        let delay_len = self.cfg.latency_samples();
-        let mut nonfinite = false;
         // 1. Sanitise (NaN/inf and subnormals become 0), interleave, run the dry delay line.
+        let mut nonfinite = false;
         for i in 0..n {
             for c in 0..stride {
                 let x = channels[c.min(ch - 1)][start + i];
                 nonfinite |= !x.is_finite();
-                let x = sanitize(x);
-                self.interleaved[i * stride + c] = x;
-                let d = &mut self.dry_delay[self.dry_pos * stride + c];
-                self.dry[i * stride + c] = *d;
-                *d = x;
+                self.interleaved[i * stride + c] = sanitize(x);
             }
-            self.dry_pos = (self.dry_pos + 1) % delay_len;
         }
+        self.dry_delay.process(&self.interleaved[..n * stride], &mut self.dry[..n * stride]);
         if nonfinite {
             // A NaN/Inf burst may have poisoned the separator's state: restart it.
+            meters.nonfinite_input = true;
             self.begin_flush();
         }
         // 2. Hand the input to the worker, or finish a pending flush.
+        self.poll_flush(offline);
+        self.feed_worker(n * stride);
+        // 3. One output sample at a time: stems (or dry), gains, dry/wet, bypass.
+        self.mix_out(channels, stem_outputs, start, n, offline, meters);
+    }
+
+    /// Completes a pending flush once the worker has acknowledged it; an offline render waits
+    /// for that, so no input bypasses the separator.
+    fn poll_flush(&mut self, offline: bool) {
         if let (Some(gen), Some(w), true) = (self.flushing, &self.worker, offline) {
             // Offline renders wait for the flush so no input bypasses the separator.
             let deadline = Instant::now() + OFFLINE_WAIT;
@@ -300,16 +353,20 @@ impl RealtimeEngine {
         }
         if let (Some(gen), Some(w)) = (self.flushing, &self.worker) {
             if w.shared().flush_ack.load(Ordering::Acquire) == gen {
-                self.output.clear();
+                self.frames.clear();
                 self.written = 0;
-                self.skip_debt = 0;
                 self.flushing = None;
             }
         }
+    }
+
+    /// Hands the chunk's `len` interleaved input samples to the worker (unless a flush is
+    /// pending).
+    fn feed_worker(&mut self, len: usize) {
         if self.flushing.is_none() {
             if let Some(w) = &self.worker {
-                if self.input.vacant_len() >= n * stride {
-                    self.input.push_slice(&self.interleaved[..n * stride]);
+                if self.input.vacant_len() >= len {
+                    self.input.push_slice(&self.interleaved[..len]);
                     w.wake();
                 } else {
                     // The worker has stalled for longer than the rings hold: resynchronise.
@@ -317,7 +374,21 @@ impl RealtimeEngine {
                 }
             }
         }
-        // 3. One output sample at a time: stems (or dry), gains, dry/wet, bypass.
+    }
+
+    /// Writes the chunk's output: stem frames (or the dry signal) through the mixer's gains,
+    /// Dry/Wet and Bypass, and the per-stem buses.
+    fn mix_out(
+        &mut self,
+        channels: &mut [&mut [f32]],
+        stem_outputs: &mut [&mut [&mut [f32]]],
+        start: usize,
+        n: usize,
+        offline: bool,
+        meters: &mut BlockMeters,
+    ) {
+        let ch = self.cfg.channels.min(channels.len());
+        let stride = self.cfg.channels;
         let lag = self.cfg.read_lag() as u64;
         // Since the worker (re)started, its first `delay_samples` output samples belong to input
         // it never saw (zeros in its history, e.g. input that arrived while a flush was pending):
@@ -325,13 +396,15 @@ impl RealtimeEngine {
         let first_valid = self.cfg.latency_samples() as u64;
         for i in 0..n {
             let pos = self.written + i as u64;
-            let have_frame = self.flushing.is_none()
-                && self.worker.is_some()
-                && pos >= lag
-                && self.next_frame(offline);
-            if self.flushing.is_none() && self.worker.is_some() && pos >= lag && !have_frame {
-                *underruns += 1;
-            }
+            let due = self.flushing.is_none() && pos >= lag;
+            let have_frame = match (&self.worker, due) {
+                (Some(w), true) => {
+                    let ready = self.frames.next(offline.then_some((w, &*self.status)));
+                    meters.underrun_samples += u64::from(!ready);
+                    ready
+                }
+                _ => false,
+            };
             let have_frame = have_frame && pos >= first_valid;
             let (g, wet, bypass) = self.mixer.next_gains();
             for c in 0..ch {
@@ -339,8 +412,8 @@ impl RealtimeEngine {
                 let y = if have_frame {
                     let mut sum = 0.0;
                     for s in 0..N_STEMS {
-                        let v = g[s] * self.frame[s * stride + c];
-                        peaks[s] = peaks[s].max(v.abs());
+                        let v = g[s] * self.frames.frame[s * stride + c];
+                        meters.stem_peak[s] = meters.stem_peak[s].max(v.abs());
                         sum += v;
                     }
                     let mixed = wet * sum + (1.0 - wet) * dry;
@@ -357,7 +430,7 @@ impl RealtimeEngine {
                 // Gains, dry/wet and bypass < 1 can underflow tiny samples into subnormals
                 // (no FTZ on the host's thread): hosts and validators expect none.
                 let y = flush_subnormal(y);
-                *out_peak = out_peak.max(y.abs());
+                meters.output_peak = meters.output_peak.max(y.abs());
                 channels[c][start + i] = y;
             }
             // Per-stem buses: post-fader stem, faded out by bypass, silent without a frame.
@@ -366,7 +439,7 @@ impl RealtimeEngine {
                 for (k, out) in bus.iter_mut().enumerate() {
                     let Some(out) = out.get_mut(start + i) else { continue };
                     let v = if have_frame {
-                        stem_gain * g[s] * self.frame[s * stride + k.min(stride - 1)]
+                        stem_gain * g[s] * self.frames.frame[s * stride + k.min(stride - 1)]
                     } else {
                         0.0
                     };
@@ -377,40 +450,6 @@ impl RealtimeEngine {
         if self.flushing.is_none() {
             self.written += n as u64;
         }
-        nonfinite
-    }
-
-    /// Pops the next stem frame into `self.frame`; false (and one more frame of debt) if it is
-    /// not ready. Offline, waits for the worker instead.
-    fn next_frame(&mut self, offline: bool) -> bool {
-        let frame_len = self.frame.len();
-        // Drop frames that arrived after we already played dry in their place.
-        while self.skip_debt > 0 && self.output.occupied_len() >= frame_len {
-            self.output.skip(frame_len);
-            self.skip_debt -= 1;
-        }
-        if self.skip_debt == 0 && self.output.occupied_len() >= frame_len {
-            self.output.pop_slice(&mut self.frame);
-            return true;
-        }
-        if offline && self.skip_debt == 0 {
-            if let Some(w) = &self.worker {
-                let deadline = Instant::now() + OFFLINE_WAIT;
-                while self.output.occupied_len() < frame_len
-                    && self.status.worker_running.load(Ordering::Relaxed)
-                    && Instant::now() < deadline
-                {
-                    w.wake();
-                    w.shared().wait_progress(Duration::from_millis(2));
-                }
-                if self.output.occupied_len() >= frame_len {
-                    self.output.pop_slice(&mut self.frame);
-                    return true;
-                }
-            }
-        }
-        self.skip_debt += 1;
-        false
     }
 }
 

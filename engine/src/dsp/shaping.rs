@@ -1,21 +1,13 @@
 //! Sound-shaping options applied by the worker around the separator: mask sharpness
-//! ("Bleed ↔ Artifacts"), phase-coherent vocals, stereo refinement (see [`crate::spatial`]),
+//! ("Bleed ↔ Artifacts"), phase-coherent vocals, stereo refinement (see [`crate::dsp::spatial`]),
 //! low-end mono for the bass stem, and the vocal post-chain settings. The audio thread
-//! publishes them through [`SharedShaping`] (atomics); the worker reads them once per hop.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! publishes them through [`crate::sync::shaping::SharedShaping`] (atomics); the worker reads
+//! them once per hop.
 
 use realfft::num_complex::Complex32;
 
-use crate::postfx::{DeEsserSettings, GateSettings};
-use crate::status::AtomicF32;
-
-/// Index of the vocal stem.
-pub const VOCALS: usize = 0;
-/// Index of the bass stem.
-pub const BASS: usize = 2;
-/// Index of the stem that absorbs rounding residue and everything no other stem claims.
-pub const OTHER: usize = 3;
+use crate::dsp::postfx::{DeEsserSettings, GateSettings};
+use crate::stem::Stem;
 
 /// User-facing shaping options. Every setting keeps the stems summing to the input; the
 /// defaults change nothing but turn on stereo refinement.
@@ -28,7 +20,7 @@ pub struct ShapingSettings {
     /// refinement off, which would give the channels different filters again.
     pub vocal_coherent_stereo: bool,
     /// Re-estimate stereo stems from the masks and each stem's learnt position between the
-    /// channels (causal multichannel Wiener filter, [`crate::spatial`]). No effect on mono.
+    /// channels (causal multichannel Wiener filter, [`crate::dsp::spatial`]). No effect on mono.
     pub stereo_refine: bool,
     /// Collapse the bass stem to mono below this frequency in Hz; 0 = off.
     pub bass_mono_below_hz: f32,
@@ -47,76 +39,6 @@ impl Default for ShapingSettings {
             bass_mono_below_hz: 0.0,
             deesser: DeEsserSettings::default(),
             gate: GateSettings::default(),
-        }
-    }
-}
-
-/// Lock-free copy of [`ShapingSettings`] shared by the audio thread (writer) and the worker.
-#[derive(Default)]
-pub struct SharedShaping {
-    bleed_artifacts: AtomicF32,
-    vocal_coherent: AtomicBool,
-    stereo_refine: AtomicBool,
-    bass_mono_hz: AtomicF32,
-    de_on: AtomicBool,
-    de_freq: AtomicF32,
-    de_thr: AtomicF32,
-    de_ratio: AtomicF32,
-    gate_on: AtomicBool,
-    gate_thr: AtomicF32,
-    gate_range: AtomicF32,
-    gate_attack: AtomicF32,
-    gate_hold: AtomicF32,
-    gate_release: AtomicF32,
-}
-
-impl SharedShaping {
-    /// Shared settings starting at `s`.
-    pub fn new(s: &ShapingSettings) -> Self {
-        let shared = SharedShaping::default();
-        shared.store(s);
-        shared
-    }
-
-    /// Publishes new settings (real-time safe; fields are independent relaxed atomics).
-    pub fn store(&self, s: &ShapingSettings) {
-        self.bleed_artifacts.store(s.bleed_artifacts);
-        self.vocal_coherent.store(s.vocal_coherent_stereo, Ordering::Relaxed);
-        self.stereo_refine.store(s.stereo_refine, Ordering::Relaxed);
-        self.bass_mono_hz.store(s.bass_mono_below_hz);
-        self.de_on.store(s.deesser.enabled, Ordering::Relaxed);
-        self.de_freq.store(s.deesser.frequency_hz);
-        self.de_thr.store(s.deesser.threshold_db);
-        self.de_ratio.store(s.deesser.ratio);
-        self.gate_on.store(s.gate.enabled, Ordering::Relaxed);
-        self.gate_thr.store(s.gate.threshold_db);
-        self.gate_range.store(s.gate.range_db);
-        self.gate_attack.store(s.gate.attack_ms);
-        self.gate_hold.store(s.gate.hold_ms);
-        self.gate_release.store(s.gate.release_ms);
-    }
-
-    /// The current settings.
-    pub fn load(&self) -> ShapingSettings {
-        ShapingSettings {
-            bleed_artifacts: self.bleed_artifacts.load(),
-            vocal_coherent_stereo: self.vocal_coherent.load(Ordering::Relaxed),
-            stereo_refine: self.stereo_refine.load(Ordering::Relaxed),
-            bass_mono_below_hz: self.bass_mono_hz.load(),
-            deesser: DeEsserSettings {
-                enabled: self.de_on.load(Ordering::Relaxed),
-                frequency_hz: self.de_freq.load(),
-                threshold_db: self.de_thr.load(),
-                ratio: self.de_ratio.load(),
-            },
-            gate: GateSettings {
-                enabled: self.gate_on.load(Ordering::Relaxed),
-                threshold_db: self.gate_thr.load(),
-                range_db: self.gate_range.load(),
-                attack_ms: self.gate_attack.load(),
-                hold_ms: self.gate_hold.load(),
-                release_ms: self.gate_release.load(),
-            },
         }
     }
 }
@@ -150,13 +72,14 @@ pub fn sharpen(masks: &mut [Complex32], channels: usize, bins: usize, p: f32) {
 }
 
 /// Gives both channels of `stem` the mean of their masks and moves the difference into
-/// [`OTHER`], so the masks still sum to one.
-pub fn coherent_stereo(masks: &mut [Complex32], bins: usize, stem: usize) {
+/// [`Stem::Other`], so the masks still sum to one.
+pub fn coherent_stereo(masks: &mut [Complex32], bins: usize, stem: Stem) {
     let per_stem = 2 * bins;
+    let (stem, other) = (stem.index(), Stem::Other.index());
     for k in 0..bins {
         let (l, r) = (stem * per_stem + k, stem * per_stem + bins + k);
         let mean = (masks[l] + masks[r]) * 0.5;
-        for (i, o) in [(l, OTHER * per_stem + k), (r, OTHER * per_stem + bins + k)] {
+        for (i, o) in [(l, other * per_stem + k), (r, other * per_stem + bins + k)] {
             masks[o] += masks[i] - mean;
             masks[i] = mean;
         }
@@ -223,7 +146,7 @@ mod tests {
             let s: Complex32 = (0..3).map(|st| m[st * 2 * bins + i]).sum();
             m[3 * 2 * bins + i] = Complex32::new(1.0, 0.0) - s;
         }
-        coherent_stereo(&mut m, bins, VOCALS);
+        coherent_stereo(&mut m, bins, Stem::Vocals);
         for k in 0..bins {
             assert_eq!(m[k], m[bins + k]);
         }

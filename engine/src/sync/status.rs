@@ -1,13 +1,15 @@
 //! Engine status shared between the audio thread, the worker and the GUI.
 //!
 //! Every field the audio thread touches is an atomic with relaxed ordering (plain counters
-//! and meter values; no ordering between them is relied on). `message` is a mutex that only
+//! and meter values; no ordering between them is relied on). `notice` is a mutex that only
 //! the worker, the loader and the GUI touch — never the audio thread.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
-use crate::separator::N_STEMS;
+use crate::stem::N_STEMS;
+use crate::sync::notice::EngineNotice;
+use crate::sync::AtomicF32;
 
 /// Which separator runs in the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,21 +43,6 @@ impl EngineKind {
     }
 }
 
-/// An `f32` stored in an `AtomicU32` (meter values, loads).
-#[derive(Default)]
-pub struct AtomicF32(AtomicU32);
-
-impl AtomicF32 {
-    /// Stores `v` (relaxed).
-    pub fn store(&self, v: f32) {
-        self.0.store(v.to_bits(), Ordering::Relaxed);
-    }
-    /// Loads the value (relaxed).
-    pub fn load(&self) -> f32 {
-        f32::from_bits(self.0.load(Ordering::Relaxed))
-    }
-}
-
 /// Live engine state for the GUI, logs and tests.
 #[derive(Default)]
 pub struct EngineStatus {
@@ -79,27 +66,27 @@ pub struct EngineStatus {
     pub active_engine: AtomicU8,
     /// Whether the worker thread is alive.
     pub worker_running: AtomicBool,
-    /// Whether the worker thread got real-time scheduling (see [`crate::priority`]).
+    /// Whether the worker thread got real-time scheduling (see [`crate::worker::priority`]).
     pub worker_realtime: AtomicBool,
     /// Peak level of each stem after its gain, over the last block (linear).
     pub stem_peak: [AtomicF32; N_STEMS],
     /// Peak level of the output over the last block (linear).
     pub output_peak: AtomicF32,
-    /// Human-readable model/engine message (errors included); never touched by the audio thread.
-    pub message: Mutex<String>,
+    /// What the user should know about the engine; never touched by the audio thread.
+    pub notice: Mutex<EngineNotice>,
 }
 
 impl EngineStatus {
-    /// Replaces the status message (not for the audio thread).
-    pub fn set_message(&self, msg: impl Into<String>) {
-        if let Ok(mut m) = self.message.lock() {
-            *m = msg.into();
+    /// Replaces the notice (not for the audio thread).
+    pub fn set_notice(&self, notice: impl Into<EngineNotice>) {
+        if let Ok(mut n) = self.notice.lock() {
+            *n = notice.into();
         }
     }
 
-    /// A copy of the status message (not for the audio thread).
-    pub fn message(&self) -> String {
-        self.message.lock().map(|m| m.clone()).unwrap_or_default()
+    /// A copy of the notice (not for the audio thread).
+    pub fn notice(&self) -> EngineNotice {
+        self.notice.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     /// The separator currently running.

@@ -1,9 +1,10 @@
 //! Whole-file separation with the same hop processor the plugin's worker runs (CLI path).
 
-use crate::processor::HopProcessor;
-use crate::separator::{Separator, N_STEMS};
-use crate::shaping::ShapingSettings;
-use crate::stft::StftConfig;
+use crate::dsp::separator::Separator;
+use crate::dsp::shaping::ShapingSettings;
+use crate::dsp::stft::StftConfig;
+use crate::stem::N_STEMS;
+use crate::worker::processor::HopProcessor;
 
 /// Stems of a whole signal: `stems[stem][channel][sample]`, aligned sample-exactly with the
 /// input (the STFT delay is removed) and of the same length.
@@ -60,7 +61,7 @@ pub fn separate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classic::ClassicSeparator;
+    use crate::dsp::classic::ClassicSeparator;
 
     #[test]
     fn stems_sum_to_input() {

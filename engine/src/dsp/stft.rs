@@ -35,6 +35,11 @@ impl StftConfig {
         Self::from_hop(hop)
     }
 
+    /// [`Self::DEFAULT_44K`] scaled to `sample_rate_hz`: the STFT when no model dictates one.
+    pub fn default_for_rate(sample_rate_hz: f64) -> Self {
+        Self::scaled(Self::DEFAULT_44K, 44100.0, sample_rate_hz)
+    }
+
     /// Number of frequency bins, `n_fft / 2 + 1`.
     pub fn bins(&self) -> usize {
         self.n_fft / 2 + 1
@@ -214,7 +219,7 @@ mod tests {
     #[test]
     fn scaled_config_keeps_bin_frequencies() {
         for sr in [48000.0, 88200.0, 96000.0, 192000.0] {
-            let c = StftConfig::scaled(StftConfig::DEFAULT_44K, 44100.0, sr);
+            let c = StftConfig::default_for_rate(sr);
             let base_spacing = 44100.0 / 1024.0;
             let spacing = sr / c.n_fft as f64;
             assert!(((spacing - base_spacing) / base_spacing).abs() < 0.002, "{sr}: {c:?}");
