@@ -140,8 +140,8 @@ fn real_time_mode_stays_aligned_when_falling_back_to_dry() {
     let mut eng = engine(sr, 2, 512);
     let x = signal(sr as usize * 2, sr);
     let y = run(&mut eng, &x, 512, &MixSettings::default(), false);
+    // (Unpaced, the worker may be starved throughout: no separation count is asserted here.)
     let db = null_db(&x, &y, eng.latency_samples());
-    assert_separated(&eng, x[0].len());
     assert!(db <= -100.0, "null {db:.1} dB");
 }
 

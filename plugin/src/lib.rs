@@ -244,14 +244,9 @@ impl Plugin for Demix {
             self.engine = None;
             return false;
         };
-        // Latency = the engine's fixed delay (EngineConfig::latency_samples):
-        //   STFT n_fft - hop (analysis window + overlap-add)
-        // + 1 hop (samples wait for a whole hop before the worker can transform them)
-        // + max(host max block, hop) of worker slack (a block's stem frames come from hops the
-        //   worker finished while the previous block played).
-        // E.g. 44.1 kHz, n_fft 1024 / hop 256, 512-sample blocks: 1024 + 512 = 1536 samples.
-        // The dry fallback and bypass are delayed by the same amount, so host delay
-        // compensation holds in every mode.
+        // The engine's fixed delay (`EngineConfig::latency_samples`, derived there). The dry
+        // fallback and bypass are delayed by the same amount, so host delay compensation holds
+        // in every mode.
         self.latency = latency;
         context.set_latency_samples(latency);
         self.shared.active.store(true, Ordering::Relaxed);
