@@ -78,7 +78,8 @@ fn check_link(layout: &Layout) -> anyhow::Result<()> {
     }
 }
 
-fn copy_dir(src: &Path, dst: &Path) -> anyhow::Result<()> {
+/// Copies the folder `src` to `dst` (created), recursively.
+pub(crate) fn copy_dir(src: &Path, dst: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
     for entry in std::fs::read_dir(src).with_context(|| format!("reading {}", src.display()))? {
         let entry = entry?;

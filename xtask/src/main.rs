@@ -7,6 +7,7 @@
 
 mod bundle;
 mod demo;
+mod dist;
 mod fetch_ort;
 mod install;
 mod setup;
@@ -23,6 +24,7 @@ fn main() -> anyhow::Result<()> {
         "setup" => setup::run(&rest),
         "demo" => demo::run(&rest),
         "install" => install::run(&rest),
+        "dist" => dist::run(&rest),
         "test" => test::run(&rest),
         _ => forward_to_nice_plug(command, rest),
     }

@@ -29,6 +29,19 @@ pub enum OrtError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Windows: the Microsoft C++ runtime that ONNX Runtime links against is not installed.
+    #[error(
+        "ONNX Runtime ({}) needs the Microsoft Visual C++ Redistributable 2015-2022 (x64), which \
+         is not installed (missing {}); install it from {VC_REDIST_URL}",
+        path.display(),
+        missing.join(", ")
+    )]
+    MissingVcRuntime {
+        /// The ONNX Runtime library.
+        path: PathBuf,
+        /// The runtime DLLs that could not be loaded.
+        missing: Vec<&'static str>,
+    },
     /// The library exists but could not be loaded or initialised.
     #[error("cannot load ONNX Runtime from {path}: {message}")]
     Load {
@@ -38,6 +51,13 @@ pub enum OrtError {
         message: String,
     },
 }
+
+/// Where Microsoft publishes the Visual C++ runtime installer (x64).
+pub const VC_REDIST_URL: &str = "https://aka.ms/vs/17/release/vc_redist.x64.exe";
+
+/// The Microsoft C++ runtime DLLs that ONNX Runtime's Windows build imports.
+pub const VC_RUNTIME_DLLS: [&str; 4] =
+    ["VCRUNTIME140.dll", "VCRUNTIME140_1.dll", "MSVCP140.dll", "MSVCP140_1.dll"];
 
 /// Library file names this platform looks for, most specific first.
 pub fn lib_file_names() -> Vec<String> {
@@ -113,9 +133,39 @@ pub fn locate_ort_library(search_dirs: &[PathBuf]) -> Result<PathBuf, OrtError> 
 }
 
 /// Directory of the binary this code is linked into, symlinks resolved: the plugin's
-/// `.so`/`.clap` inside a host (found with `dladdr` on a function of this crate), the executable
-/// for the CLI. Falls back to `current_exe()`'s directory where `dladdr` gives no usable path.
+/// `.so`/`.clap`/`.dll` inside a host (found with `dladdr`, or `GetModuleHandleExW` on Windows,
+/// from the address of a function of this crate), the executable for the CLI. Falls back to
+/// `current_exe()`'s directory where the loader gives no usable path.
 pub fn current_module_dir() -> Option<PathBuf> {
+    #[cfg(windows)]
+    {
+        use std::ffi::c_void;
+        use std::os::windows::ffi::OsStringExt;
+        const FROM_ADDRESS: u32 = 0x4;
+        const UNCHANGED_REFCOUNT: u32 = 0x2;
+        #[link(name = "kernel32")]
+        extern "system" {
+            fn GetModuleHandleExW(flags: u32, name: *const u16, module: *mut *mut c_void) -> i32;
+            fn GetModuleFileNameW(module: *mut c_void, name: *mut u16, size: u32) -> u32;
+        }
+        let addr = current_module_dir as fn() -> Option<PathBuf> as *const u16;
+        let mut module: *mut c_void = std::ptr::null_mut();
+        // SAFETY: with FROM_ADDRESS the name argument is an address inside this module; the
+        // handle is not reference-counted (UNCHANGED_REFCOUNT) and only used at once below;
+        // GetModuleFileNameW writes at most `buf.len()` UTF-16 units.
+        if unsafe { GetModuleHandleExW(FROM_ADDRESS | UNCHANGED_REFCOUNT, addr, &mut module) } != 0
+        {
+            let mut buf = vec![0u16; 32768];
+            let n = unsafe { GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) };
+            let n = n as usize;
+            if n > 0 && n < buf.len() {
+                let path = PathBuf::from(std::ffi::OsString::from_wide(&buf[..n]));
+                if let Some(dir) = path.parent().filter(|d| d.is_absolute()) {
+                    return Some(dir.to_path_buf());
+                }
+            }
+        }
+    }
     #[cfg(unix)]
     {
         use std::ffi::{c_char, c_int, c_void, CStr};

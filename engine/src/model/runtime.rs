@@ -43,6 +43,10 @@ pub fn ort_environment(lib_path: &Path) -> Result<&'static Environment, OrtError
     if let Some(g) = GLOBAL.get() {
         return Ok(&g.env);
     }
+    let missing = missing_vc_runtime();
+    if !missing.is_empty() {
+        return Err(OrtError::MissingVcRuntime { path: lib_path.to_path_buf(), missing });
+    }
     let built = std::panic::catch_unwind(|| -> Result<Environment, String> {
         let builder = ort::init_from(lib_path).map_err(|e| e.to_string())?;
         builder.with_name("demix").with_telemetry(false).build().map_err(|e| e.to_string())
@@ -70,4 +74,36 @@ pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     } else {
         "unknown panic".into()
     }
+}
+
+/// Windows: the Microsoft C++ runtime DLLs ONNX Runtime imports that cannot be loaded. Without
+/// them loading ONNX Runtime fails with a bare "module not found"; this names the cause.
+#[cfg(windows)]
+fn missing_vc_runtime() -> Vec<&'static str> {
+    use std::ffi::c_void;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn LoadLibraryW(name: *const u16) -> *mut c_void;
+        fn FreeLibrary(module: *mut c_void) -> i32;
+    }
+    crate::model::bundle::VC_RUNTIME_DLLS
+        .into_iter()
+        .filter(|dll| {
+            let wide: Vec<u16> = dll.encode_utf16().chain(std::iter::once(0)).collect();
+            // SAFETY: `wide` is NUL-terminated; a module loaded here is released at once (the
+            // loader keeps it if ONNX Runtime loads it later).
+            let module = unsafe { LoadLibraryW(wide.as_ptr()) };
+            if module.is_null() {
+                return true;
+            }
+            unsafe { FreeLibrary(module) };
+            false
+        })
+        .collect()
+}
+
+/// Elsewhere ONNX Runtime links against the system's C++ runtime.
+#[cfg(not(windows))]
+fn missing_vc_runtime() -> Vec<&'static str> {
+    Vec::new()
 }

@@ -1,0 +1,227 @@
+//! `cargo xtask dist [--linux-only | --windows-only]`: release archives in `target/dist/`:
+//!
+//! - `demix-<version>-linux-x86_64.tar.gz`
+//! - `demix-<version>-windows-x86_64.zip` (cross-compiled with mingw-w64)
+//! - `SHA256SUMS` over the archives written by this run
+//!
+//! Each archive holds one folder `demix-<version>-<platform>/` with
+//! - `CLAP/demix.clap` and `CLAP/demix-resources/` (model, ONNX Runtime) — install both side by side;
+//! - `VST3/demix.vst3/` (model and ONNX Runtime in `Contents/Resources/`);
+//! - `CLI/` — the `demix` command with the model and ONNX Runtime beside it (it looks there);
+//! - `INSTALL.md` (for that platform), `README.md`, `MODEL_CARD.md`, `CHANGELOG.md`;
+//! - `licences/`: demix's GPL-3.0 text and ONNX Runtime's licence and third-party notices.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use sha2::{Digest, Sha256};
+
+use crate::fetch_ort::{self, OrtPlatform};
+use crate::install::copy_dir;
+use crate::setup::{repo_root, run_cmd};
+
+/// The Rust target of the Windows build (its linker is set in `.cargo/config.toml`).
+pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
+
+/// A platform we build archives for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Platform {
+    Linux,
+    Windows,
+}
+
+impl Platform {
+    fn name(self) -> &'static str {
+        match self {
+            Platform::Linux => "linux-x86_64",
+            Platform::Windows => "windows-x86_64",
+        }
+    }
+
+    fn ort(self) -> OrtPlatform {
+        match self {
+            Platform::Linux => OrtPlatform::LinuxX86_64,
+            Platform::Windows => OrtPlatform::WindowsX86_64,
+        }
+    }
+
+    /// Extra `cargo build` arguments.
+    fn target_args(self) -> Vec<String> {
+        match self {
+            Platform::Linux => vec![],
+            Platform::Windows => vec!["--target".into(), WINDOWS_TARGET.into()],
+        }
+    }
+
+    /// Cargo's release output folder.
+    fn release_dir(self, root: &Path) -> PathBuf {
+        match self {
+            Platform::Linux => root.join("target/release"),
+            Platform::Windows => root.join("target").join(WINDOWS_TARGET).join("release"),
+        }
+    }
+
+    fn cli_file(self) -> &'static str {
+        match self {
+            Platform::Linux => "demix",
+            Platform::Windows => "demix.exe",
+        }
+    }
+
+    fn install_doc(self) -> &'static str {
+        match self {
+            Platform::Linux => "docs/INSTALL-linux.md",
+            Platform::Windows => "docs/INSTALL-windows.md",
+        }
+    }
+}
+
+/// Builds, stages and archives every requested platform.
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let platforms = match args {
+        [] => vec![Platform::Linux, Platform::Windows],
+        [a] if a == "--linux-only" => vec![Platform::Linux],
+        [a] if a == "--windows-only" => vec![Platform::Windows],
+        _ => bail!("usage: cargo xtask dist [--linux-only | --windows-only]"),
+    };
+    crate::setup::run(&[])?;
+    let root = repo_root();
+    let version = env!("CARGO_PKG_VERSION");
+    let out = root.join("target/dist");
+    std::fs::create_dir_all(&out)?;
+    let mut archives = Vec::new();
+    for p in platforms {
+        archives.push(build_platform(&root, &out, version, p)?);
+    }
+    let mut sums = String::new();
+    for a in &archives {
+        let bytes = std::fs::read(a)?;
+        let name = a.file_name().context("archive name")?.to_string_lossy();
+        sums += &format!("{:x}  {name}\n", Sha256::digest(&bytes));
+    }
+    std::fs::write(out.join("SHA256SUMS"), &sums)?;
+    eprint!("{sums}");
+    eprintln!("dist: archives and SHA256SUMS in {}", out.display());
+    Ok(())
+}
+
+fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow::Result<PathBuf> {
+    if p == Platform::Windows {
+        run_cmd(Command::new("rustup").args(["target", "add", WINDOWS_TARGET]))?;
+    }
+    let ort_lib = fetch_ort::fetch(p.ort(), false)?;
+    // The plugin (nice-plug's bundler writes target/bundled/ for either target, so each
+    // platform is staged before the next is bundled) and the CLI.
+    let mut bundle = vec!["bundle".to_string(), "demix".into(), "--release".into()];
+    bundle.extend(p.target_args());
+    nice_plug_xtask::main_with_args("cargo xtask", bundle)?;
+    run_cmd(
+        Command::new("cargo")
+            .args(["build", "--release", "-p", "demix-cli"])
+            .args(p.target_args())
+            .current_dir(root),
+    )?;
+
+    let folder = format!("demix-{version}-{}", p.name());
+    let stage = out.join(&folder);
+    if stage.exists() {
+        std::fs::remove_dir_all(&stage)?;
+    }
+    let model = root.join("models").join(demix_engine::model::bundle::MODEL_FILE);
+    let runtime: [&Path; 2] = [&model, &ort_lib];
+    let bundled = root.join("target/bundled");
+
+    let clap_dir = stage.join("CLAP");
+    std::fs::create_dir_all(&clap_dir)?;
+    copy_file(&bundled.join("demix.clap"), &clap_dir.join("demix.clap"))?;
+    copy_files(&runtime, &clap_dir.join(crate::bundle::RESOURCES_DIR))?;
+
+    let vst3 = stage.join("VST3").join("demix.vst3");
+    copy_dir(&bundled.join("demix.vst3"), &vst3)?;
+    copy_files(&runtime, &vst3.join("Contents").join("Resources"))?;
+
+    let cli_dir = stage.join("CLI");
+    std::fs::create_dir_all(&cli_dir)?;
+    copy_file(&p.release_dir(root).join(p.cli_file()), &cli_dir.join(p.cli_file()))?;
+    copy_files(&runtime, &cli_dir)?;
+
+    copy_file(&root.join(p.install_doc()), &stage.join("INSTALL.md"))?;
+    for doc in ["README.md", "CHANGELOG.md", "models/MODEL_CARD.md"] {
+        let src = root.join(doc);
+        copy_file(&src, &stage.join(src.file_name().context("doc name")?))?;
+    }
+    let licences = stage.join("licences");
+    std::fs::create_dir_all(&licences)?;
+    copy_file(&root.join("LICENSE"), &licences.join("demix-GPL-3.0.txt"))?;
+    for l in p.ort().licence_paths() {
+        copy_file(&l, &licences.join(l.file_name().context("licence name")?))?;
+    }
+
+    let archive = match p {
+        Platform::Linux => {
+            let a = out.join(format!("{folder}.tar.gz"));
+            // GNU tar and gzip are essential packages on Debian.
+            run_cmd(
+                Command::new("tar")
+                    .args(["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-czf"])
+                    .arg(&a)
+                    .arg(&folder)
+                    .current_dir(out),
+            )?;
+            a
+        }
+        Platform::Windows => {
+            let a = out.join(format!("{folder}.zip"));
+            write_zip(&stage, &folder, &a)?;
+            a
+        }
+    };
+    eprintln!("dist: {}", archive.display());
+    Ok(archive)
+}
+
+fn copy_file(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    std::fs::copy(src, dst)
+        .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    Ok(())
+}
+
+fn copy_files(files: &[&Path], dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for f in files {
+        copy_file(f, &dir.join(f.file_name().context("file name")?))?;
+    }
+    Ok(())
+}
+
+/// Zips `dir` as `prefix/...` into `dest` (deflate; files in name order).
+fn write_zip(dir: &Path, prefix: &str, dest: &Path) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    files.sort();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dest)?);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for f in files {
+        let rel = f.strip_prefix(dir)?;
+        let name = Path::new(prefix).join(rel);
+        let name = name.to_string_lossy().replace('\\', "/");
+        zip.start_file(name, options)?;
+        std::io::copy(&mut std::fs::File::open(&f)?, &mut zip)?;
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            collect_files(&entry.path(), out)?;
+        } else {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
