@@ -27,14 +27,13 @@ fn repo() -> PathBuf {
 }
 
 /// The ONNX Runtime library the bundle should carry: `DEMIX_ORT_LIB` or the cache that
-/// `cargo xtask fetch-ort` fills.
+/// `cargo xtask fetch-ort` fills (`fetch-ort --target windows` for a Windows build).
 fn ort_library() -> PathBuf {
     let from_env = std::env::var_os("DEMIX_ORT_LIB").map(PathBuf::from).filter(|p| p.is_file());
-    let cached = std::fs::read_dir(repo().join(".cache").join("ort")).ok().and_then(|d| {
-        d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
-            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))
-        })
-    });
+    let cache = repo().join(".cache").join("ort");
+    let cache = if cfg!(windows) { cache.join("windows-x86_64") } else { cache };
+    let names = demix_engine::model::bundle::lib_file_names();
+    let cached = names.iter().map(|n| cache.join(n)).find(|p| p.is_file());
     from_env
         .or(cached)
         .expect("no ONNX Runtime library: run `cargo xtask fetch-ort` (or set DEMIX_ORT_LIB)")
@@ -68,7 +67,11 @@ fn install_bundle() -> PathBuf {
             std::fs::copy(repo().join("models").join("demix.onnx"), resources.join("demix.onnx"))
                 .unwrap();
             let ort = ort_library();
-            std::os::unix::fs::symlink(&ort, resources.join(ort.file_name().unwrap())).unwrap();
+            let dest = resources.join(ort.file_name().unwrap());
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&ort, dest).unwrap();
+            #[cfg(not(unix))]
+            std::fs::copy(&ort, dest).unwrap();
             clap
         })
         .clone()

@@ -1,9 +1,10 @@
 """The Windows build of the `demix` command, run under Wine, separates like the Linux build.
 
 Needs the Windows CLI (`cargo build --release -p demix-cli --target x86_64-pc-windows-gnu`, or
-`cargo xtask dist`), the Windows ONNX Runtime (`cargo xtask fetch-ort --target windows`), the
-Linux CLI (`cargo build --release -p demix-cli`), Debian's `wine64` and mingw-w64 (for the
-test-only `bcryptprimitives.dll` stand-in, see `bcryptprimitives.c`). Run from the repository:
+`$DEMIX_WINDOWS_CLI`), the Windows ONNX Runtime (`cargo xtask fetch-ort --target windows`), the
+Linux CLI (`cargo build --release -p demix-cli`, or `$DEMIX_LINUX_CLI`), Debian's `wine64` and
+mingw-w64 (for the test-only `bcryptprimitives.dll` stand-in, see `bcryptprimitives.c`).
+`cargo xtask test` builds them and runs this; by hand, from the repository:
 
     .venv/bin/python -m pytest -q tests/wine
 """
@@ -19,8 +20,9 @@ from pedalboard.io import AudioFile
 
 ROOT = Path(__file__).resolve().parents[2]
 WINE = Path("/usr/lib/wine/wine64")
-WIN_CLI = ROOT / "target/x86_64-pc-windows-gnu/release/demix.exe"
-LINUX_CLI = ROOT / "target/release/demix"
+# Relative overrides are relative to the repository.
+WIN_CLI = ROOT / os.environ.get("DEMIX_WINDOWS_CLI", "target/x86_64-pc-windows-gnu/release/demix.exe")
+LINUX_CLI = ROOT / os.environ.get("DEMIX_LINUX_CLI", "target/release/demix")
 WIN_ORT = ROOT / ".cache/ort/windows-x86_64/onnxruntime.dll"
 MODEL = ROOT / "models/demix.onnx"
 CLIP = ROOT / "demo/demo_mix.flac"
@@ -39,7 +41,8 @@ def wine_env(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("wineprefix")
     env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
     subprocess.run([str(need(WINE).parent / "wineserver"), "-k"], env=env, check=False)
-    subprocess.run(["wineboot", "-i"], env=env, check=True, capture_output=True, timeout=300)
+    # Wine's own programs run through the loader (Debian's `wine` wrapper package is optional).
+    subprocess.run([str(WINE), "wineboot", "-i"], env=env, check=True, capture_output=True, timeout=300)
     return env
 
 

@@ -113,6 +113,14 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
     let ort_lib = fetch_ort::fetch(p.ort(), false)?;
     // The plugin (nice-plug's bundler writes target/bundled/ for either target, so each
     // platform is staged before the next is bundled) and the CLI.
+    // The bundler adds to an existing `demix.vst3` folder: start from an empty one, or the
+    // other platform's binary and runtime would travel along.
+    let bundled = root.join("target/bundled");
+    let vst3_built = bundled.join("demix.vst3");
+    if vst3_built.exists() {
+        std::fs::remove_dir_all(&vst3_built)
+            .with_context(|| format!("removing {}", vst3_built.display()))?;
+    }
     let mut bundle = vec!["bundle".to_string(), "demix".into(), "--release".into()];
     bundle.extend(p.target_args());
     nice_plug_xtask::main_with_args("cargo xtask", bundle)?;
@@ -130,7 +138,6 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
     }
     let model = root.join("models").join(demix_engine::model::bundle::MODEL_FILE);
     let runtime: [&Path; 2] = [&model, &ort_lib];
-    let bundled = root.join("target/bundled");
 
     let clap_dir = stage.join("CLAP");
     std::fs::create_dir_all(&clap_dir)?;
