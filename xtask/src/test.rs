@@ -2,7 +2,7 @@
 //! test that needs no PyTorch: the Rust workspace (engine units and real-time tests, neural
 //! parity, CLI, the CLAP host end-to-end tests against the plugin built with `assert_process_allocs`), the Python
 //! dataset, package-list and model-contract tests, the VST3 plugin hosted by pedalboard, the
-//! editor smoke check under Xvfb, and the Windows CLI under Wine.
+//! editor smoke check under Xvfb, and the Windows plugin and CLI under Wine.
 
 use std::process::Command;
 
@@ -69,16 +69,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .current_dir(&root),
     )?;
     run_cmd(Command::new("bash").arg(root.join("scripts/editor-smoke.sh")).current_dir(&root))?;
-    windows_cli_under_wine(&root)?;
+    windows_under_wine(&root)?;
     eprintln!("all tests passed");
     Ok(())
 }
 
-/// The Windows CLI, cross-compiled, run under Wine against the Linux CLI built above
-/// (`tests/wine/`). The cross-build's target folder lives outside the checkout
-/// (`$XDG_CACHE_HOME` or `~/.cache`, `demix/target-windows`), so later runs and clean clones
-/// reuse it.
-fn windows_cli_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
+/// The Windows build under Wine: the CLAP host end-to-end tests (`tests/tests/e2e.rs`,
+/// `neural.rs`), built for Windows, load the Windows plugin; the Windows CLI runs against the
+/// Linux one (`tests/wine/`). Everything Windows is built in one debug profile, in a target
+/// folder outside the checkout (`$XDG_CACHE_HOME` or `~/.cache`, `demix/target-windows`) that
+/// later runs and clean clones reuse.
+fn windows_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
     use crate::dist::WINDOWS_TARGET;
     use crate::fetch_ort::{fetch, OrtPlatform};
     let cache = std::env::var_os("XDG_CACHE_HOME")
@@ -86,18 +87,58 @@ fn windows_cli_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
         .ok_or_else(|| anyhow::anyhow!("neither XDG_CACHE_HOME nor HOME is set"))?;
     let target_dir = cache.join("demix").join("target-windows");
+    let out = target_dir.join(WINDOWS_TARGET).join("debug");
+    let ort = fetch(OrtPlatform::WindowsX86_64, false)?;
     run_cmd(Command::new("rustup").args(["target", "add", WINDOWS_TARGET]))?;
-    run_cmd(
-        Command::new("cargo")
-            .args(["build", "--release", "-p", "demix-cli", "--target", WINDOWS_TARGET])
+    let cargo = |args: &[&str]| {
+        let mut c = Command::new("cargo");
+        c.args(args)
+            .args(["--target", WINDOWS_TARGET])
             .env("CARGO_TARGET_DIR", &target_dir)
-            .current_dir(root),
+            .current_dir(root);
+        c
+    };
+    run_cmd(&mut cargo(&[
+        "build",
+        "-p",
+        "demix",
+        "-p",
+        "demix-cli",
+        "--features",
+        "demix/assert_process_allocs",
+    ]))?;
+    let e2e = ["test", "-p", "demix-e2e", "--test", "e2e", "--test", "neural"];
+    run_cmd(cargo(&e2e).arg("--no-run"))?;
+    // Wine 8 lacks bcryptprimitives.dll, which Rust binaries import: a test-only stand-in goes
+    // beside the test executables (see tests/wine/bcryptprimitives.c).
+    run_cmd(
+        Command::new("x86_64-w64-mingw32-gcc")
+            .args(["-O2", "-shared", "-o"])
+            .arg(out.join("deps").join("bcryptprimitives.dll"))
+            .arg(root.join("tests/wine/bcryptprimitives.c"))
+            .arg("-ladvapi32"),
     )?;
-    fetch(OrtPlatform::WindowsX86_64, false)?;
+    let prefix = target_dir.join("wineprefix");
+    let wine = "/usr/lib/wine/wine64";
+    run_cmd(
+        Command::new(wine)
+            .args(["wineboot", "-i"])
+            .env("WINEPREFIX", &prefix)
+            .env("WINEDEBUG", "-all"),
+    )?;
+    run_cmd(
+        cargo(&e2e)
+            .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER", wine)
+            .env("WINEPREFIX", &prefix)
+            .env("WINEDEBUG", "-all")
+            .env("DEMIX_CLAP", out.join("demix.dll"))
+            .env("DEMIX_ORT_LIB", &ort)
+            .env("DEMIX_STRICT_TESTS", "1"),
+    )?;
     run_cmd(
         Command::new(venv_python())
             .args(["-m", "pytest", "-q", "tests/wine"])
-            .env("DEMIX_WINDOWS_CLI", target_dir.join(WINDOWS_TARGET).join("release/demix.exe"))
+            .env("DEMIX_WINDOWS_CLI", out.join("demix.exe"))
             .env("DEMIX_LINUX_CLI", root.join("target/debug/demix"))
             .env("DEMIX_STRICT_TESTS", "1")
             .current_dir(root),
