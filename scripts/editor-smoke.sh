@@ -11,7 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v xvfb-run >/dev/null || { echo "xvfb-run not found: apt-get install xvfb" >&2; exit 1; }
 cargo build -p demix --features assert_process_allocs
-xvfb-run -a -s "-screen 0 1280x800x24" \
+# The plugin laid out as an installed bundle, so the editor runs (and shows) the Neural engine.
+bundle=target/editor-bundle
+rm -rf "$bundle" && mkdir -p "$bundle/demix-resources"
+cp target/debug/libdemix.so "$bundle/demix.clap"
+cp models/demix.onnx .cache/ort/libonnxruntime.so.* "$bundle/demix-resources/"
+DEMIX_CLAP="$PWD/$bundle/demix.clap" xvfb-run -a -s "-screen 0 1280x800x24" \
     cargo test -p demix-e2e --test editor -- --ignored --nocapture
 shot="${DEMIX_SCREENSHOT:-target/editor-smoke.png}"
 echo "screenshot: $shot"

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui, Window};
-use demix_e2e::signal::{mix, synthetic_stems};
+use demix_cli::audio::decode;
+use demix_cli::eval::match_channels;
 use demix_e2e::Instance;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, ImageFormat, WindowClass};
@@ -45,16 +46,18 @@ fn editor_opens_renders_and_closes_under_x11() {
     conn.flush().unwrap();
 
     let mut inst = Instance::new();
-    // A performance setup, so the screenshot shows the new controls in use: Instrumental mode
-    // (vocals off), the Classic engine (no model needed), the vocal gate on.
-    inst.set_param("Engine", 1.0);
+    // A performance setup, so the screenshot shows the controls in use: Instrumental mode
+    // (vocals off) and the vocal gate on, with the engine the user gets by default (Neural when
+    // the plugin was laid out as a bundle with its model, as scripts/editor-smoke.sh does).
     inst.set_param("Mode", 2.0); // Full mix, Acapella, Instrumental, …
     inst.set_param("Gate", 1.0);
-    inst.set_param("Coherent Vocals", 1.0);
     inst.flush_params();
-    inst.activate(48000.0, 512);
-    let sr = 48000.0;
-    let input = mix(&synthetic_stems(sr, 48000 * 4));
+    // The demo clip, so the meters show music.
+    let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo/demo_mix.flac");
+    let decoded = decode(&clip).unwrap_or_else(|e| panic!("{}: {e}", clip.display()));
+    let sr = decoded.audio.sample_rate as f64;
+    let input = match_channels(decoded.audio.channels, 2);
+    inst.activate(sr, 512);
     let mut out = vec![vec![0.0f32; input[0].len()]; 2];
 
     let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };

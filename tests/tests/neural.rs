@@ -56,7 +56,9 @@ fn install_bundle() -> PathBuf {
                 "{} not found: build the plugin first (`cargo build -p demix`)",
                 built.display()
             );
-            let dir = repo().join("target").join("e2e-bundle");
+            // A Windows build (under Wine) gets its own folder beside the Linux one.
+            let name = if cfg!(windows) { "e2e-bundle-windows" } else { "e2e-bundle" };
+            let dir = repo().join("target").join(name);
             let _ = std::fs::remove_dir_all(&dir);
             let resources = dir.join("demix-resources");
             std::fs::create_dir_all(&resources).unwrap();

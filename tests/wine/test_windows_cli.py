@@ -40,6 +40,7 @@ def need(path: Path) -> Path:
 def wine_env(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("wineprefix")
     env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+    env.pop("DEMIX_ORT_LIB", None)  # the Windows CLI must find its runtime beside itself
     subprocess.run([str(need(WINE).parent / "wineserver"), "-k"], env=env, check=False)
     # Wine's own programs run through the loader (Debian's `wine` wrapper package is optional).
     subprocess.run([str(WINE), "wineboot", "-i"], env=env, check=True, capture_output=True, timeout=300)
