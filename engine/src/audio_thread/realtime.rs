@@ -295,27 +295,30 @@ impl RealtimeEngine {
         let len = channels.iter().map(|c| c.len()).min().unwrap_or(0);
         let mut meters = BlockMeters::default();
         let mut start = 0;
+        // Chunks of at most `EngineConfig::chunk` samples: take the input, hand it to the worker
+        // (or finish a pending flush), then mix one output sample at a time.
         while start < len {
             let n = (len - start).min(self.cfg.chunk());
-            self.process_chunk(channels, stem_outputs, start, n, offline, &mut meters);
+            self.take_input(channels, start, n, &mut meters);
+            self.poll_flush(offline);
+            self.feed_worker(n * self.cfg.channels);
+            self.mix_out(channels, stem_outputs, start, n, offline, &mut meters);
             start += n;
         }
         meters.publish(&self.status);
     }
 
-    /// One chunk of at most [`EngineConfig::chunk`] samples at `start`.
-    fn process_chunk(
+    /// Sanitises `n` input samples at `start` (NaN/inf and subnormals become 0), interleaves
+    /// them and runs the dry delay line; non-finite input restarts the separation.
+    fn take_input(
         &mut self,
-        channels: &mut [&mut [f32]],
-        stem_outputs: &mut [&mut [&mut [f32]]],
+        channels: &[&mut [f32]],
         start: usize,
         n: usize,
-        offline: bool,
         meters: &mut BlockMeters,
     ) {
         let ch = self.cfg.channels.min(channels.len());
         let stride = self.cfg.channels;
-        // 1. Sanitise (NaN/inf and subnormals become 0), interleave, run the dry delay line.
         let mut nonfinite = false;
         for i in 0..n {
             for c in 0..stride {
@@ -330,11 +333,6 @@ impl RealtimeEngine {
             meters.nonfinite_input = true;
             self.begin_flush();
         }
-        // 2. Hand the input to the worker, or finish a pending flush.
-        self.poll_flush(offline);
-        self.feed_worker(n * stride);
-        // 3. One output sample at a time: stems (or dry), gains, dry/wet, bypass.
-        self.mix_out(channels, stem_outputs, start, n, offline, meters);
     }
 
     /// Completes a pending flush once the worker has acknowledged it; an offline render waits
