@@ -16,7 +16,8 @@ use crate::setup::repo_root;
 /// Folder name of the resources beside a CLAP file (the engine looks there).
 pub use demix_engine::model::bundle::BUNDLE_RESOURCES_DIR as RESOURCES_DIR;
 
-fn copy_into(dir: &Path, files: &[&Path]) -> anyhow::Result<()> {
+/// Copies `files` into `dir` (created), keeping their names.
+pub(crate) fn copy_into(dir: &Path, files: &[&Path]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for f in files {
         let name = f.file_name().context("file name")?;

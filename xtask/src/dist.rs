@@ -17,6 +17,7 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
+use crate::bundle::copy_into;
 use crate::fetch_ort::{self, OrtPlatform};
 use crate::install::copy_dir;
 use crate::setup::{repo_root, run_cmd};
@@ -142,16 +143,16 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
     let clap_dir = stage.join("CLAP");
     std::fs::create_dir_all(&clap_dir)?;
     copy_file(&bundled.join("demix.clap"), &clap_dir.join("demix.clap"))?;
-    copy_files(&runtime, &clap_dir.join(crate::bundle::RESOURCES_DIR))?;
+    copy_into(&clap_dir.join(crate::bundle::RESOURCES_DIR), &runtime)?;
 
     let vst3 = stage.join("VST3").join("demix.vst3");
     copy_dir(&bundled.join("demix.vst3"), &vst3)?;
-    copy_files(&runtime, &vst3.join("Contents").join("Resources"))?;
+    copy_into(&vst3.join("Contents").join("Resources"), &runtime)?;
 
     let cli_dir = stage.join("CLI");
     std::fs::create_dir_all(&cli_dir)?;
     copy_file(&p.release_dir(root).join(p.cli_file()), &cli_dir.join(p.cli_file()))?;
-    copy_files(&runtime, &cli_dir)?;
+    copy_into(&cli_dir, &runtime)?;
 
     copy_file(&root.join(p.install_doc()), &stage.join("INSTALL.md"))?;
     for doc in ["README.md", "CHANGELOG.md", "models/MODEL_CARD.md"] {
@@ -191,14 +192,6 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
 fn copy_file(src: &Path, dst: &Path) -> anyhow::Result<()> {
     std::fs::copy(src, dst)
         .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
-    Ok(())
-}
-
-fn copy_files(files: &[&Path], dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for f in files {
-        copy_file(f, &dir.join(f.file_name().context("file name")?))?;
-    }
     Ok(())
 }
 
