@@ -9,7 +9,9 @@
 //! - `VST3/demix.vst3/` (model and ONNX Runtime in `Contents/Resources/`);
 //! - `CLI/` — the `demix` command with the model and ONNX Runtime beside it (it looks there);
 //! - `INSTALL.md` (for that platform), `README.md`, `MODEL_CARD.md`, `CHANGELOG.md`;
-//! - `licences/`: demix's GPL-3.0 text and ONNX Runtime's licence and third-party notices.
+//! - `licences/`: demix's GPL-3.0 text, the licences of the Rust crates compiled into it
+//!   (`rust-crates.txt`, `texts/`; see `notices.rs`) and ONNX Runtime's licence and
+//!   third-party notices.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,72 +20,17 @@ use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
 use crate::bundle::copy_into;
-use crate::fetch_ort::{self, OrtPlatform};
+use crate::fetch_ort;
 use crate::install::copy_dir;
+use crate::platform::Platform;
 use crate::setup::{repo_root, run_cmd};
-
-/// The Rust target of the Windows build (its linker is set in `.cargo/config.toml`).
-pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
-
-/// A platform we build archives for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Platform {
-    Linux,
-    Windows,
-}
-
-impl Platform {
-    fn name(self) -> &'static str {
-        match self {
-            Platform::Linux => "linux-x86_64",
-            Platform::Windows => "windows-x86_64",
-        }
-    }
-
-    fn ort(self) -> OrtPlatform {
-        match self {
-            Platform::Linux => OrtPlatform::LinuxX86_64,
-            Platform::Windows => OrtPlatform::WindowsX86_64,
-        }
-    }
-
-    /// Extra `cargo build` arguments.
-    fn target_args(self) -> Vec<String> {
-        match self {
-            Platform::Linux => vec![],
-            Platform::Windows => vec!["--target".into(), WINDOWS_TARGET.into()],
-        }
-    }
-
-    /// Cargo's release output folder.
-    fn release_dir(self, root: &Path) -> PathBuf {
-        match self {
-            Platform::Linux => root.join("target/release"),
-            Platform::Windows => root.join("target").join(WINDOWS_TARGET).join("release"),
-        }
-    }
-
-    fn cli_file(self) -> &'static str {
-        match self {
-            Platform::Linux => "demix",
-            Platform::Windows => "demix.exe",
-        }
-    }
-
-    fn install_doc(self) -> &'static str {
-        match self {
-            Platform::Linux => "docs/INSTALL-linux.md",
-            Platform::Windows => "docs/INSTALL-windows.md",
-        }
-    }
-}
 
 /// Builds, stages and archives every requested platform.
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let platforms = match args {
-        [] => vec![Platform::Linux, Platform::Windows],
-        [a] if a == "--linux-only" => vec![Platform::Linux],
-        [a] if a == "--windows-only" => vec![Platform::Windows],
+        [] => vec![Platform::LinuxX86_64, Platform::WindowsX86_64],
+        [a] if a == "--linux-only" => vec![Platform::LinuxX86_64],
+        [a] if a == "--windows-only" => vec![Platform::WindowsX86_64],
         _ => bail!("usage: cargo xtask dist [--linux-only | --windows-only]"),
     };
     crate::setup::run(&[])?;
@@ -108,15 +55,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow::Result<PathBuf> {
-    if p == Platform::Windows {
-        run_cmd(Command::new("rustup").args(["target", "add", WINDOWS_TARGET]))?;
+    if p == Platform::WindowsX86_64 {
+        run_cmd(Command::new("rustup").args(["target", "add", p.rust_target()]))?;
     }
-    let ort_lib = fetch_ort::fetch(p.ort(), false)?;
-    // The plugin (nice-plug's bundler writes target/bundled/ for either target, so each
-    // platform is staged before the next is bundled) and the CLI.
-    // The bundler adds to an existing `demix.vst3` folder: start from an empty one, or the
-    // other platform's binary and runtime would travel along.
-    let bundled = root.join("target/bundled");
+    let ort_lib = fetch_ort::fetch(p, false)?;
+    // The plugin and the CLI, in the platform's own target folder: nice-plug's bundler writes
+    // `<target folder>/bundled/`, so the Windows plugin never replaces the Linux one in
+    // `target/bundled/`.
+    let target_dir = p.target_dir(root)?;
+    let bundled = target_dir.join("bundled");
+    // The bundler adds to an existing `demix.vst3` folder: start from an empty one, so nothing
+    // stale travels along.
     let vst3_built = bundled.join("demix.vst3");
     if vst3_built.exists() {
         std::fs::remove_dir_all(&vst3_built)
@@ -124,11 +73,12 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
     }
     let mut bundle = vec!["bundle".to_string(), "demix".into(), "--release".into()];
     bundle.extend(p.target_args());
-    nice_plug_xtask::main_with_args("cargo xtask", bundle)?;
+    with_target_dir(&target_dir, || nice_plug_xtask::main_with_args("cargo xtask", bundle))?;
     run_cmd(
         Command::new("cargo")
             .args(["build", "--release", "-p", "demix-cli"])
             .args(p.target_args())
+            .env("CARGO_TARGET_DIR", &target_dir)
             .current_dir(root),
     )?;
 
@@ -151,7 +101,7 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
 
     let cli_dir = stage.join("CLI");
     std::fs::create_dir_all(&cli_dir)?;
-    copy_file(&p.release_dir(root).join(p.cli_file()), &cli_dir.join(p.cli_file()))?;
+    copy_file(&p.out_dir(root, "release")?.join(p.cli_file()), &cli_dir.join(p.cli_file()))?;
     copy_into(&cli_dir, &runtime)?;
 
     copy_file(&root.join(p.install_doc()), &stage.join("INSTALL.md"))?;
@@ -162,12 +112,13 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
     let licences = stage.join("licences");
     std::fs::create_dir_all(&licences)?;
     copy_file(&root.join("LICENSE"), &licences.join("demix-GPL-3.0.txt"))?;
-    for l in p.ort().licence_paths() {
+    crate::notices::write(root, p, &licences)?;
+    for l in p.licence_paths() {
         copy_file(&l, &licences.join(l.file_name().context("licence name")?))?;
     }
 
     let archive = match p {
-        Platform::Linux => {
+        Platform::LinuxX86_64 => {
             let a = out.join(format!("{folder}.tar.gz"));
             // GNU tar and gzip are essential packages on Debian.
             run_cmd(
@@ -179,7 +130,7 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
             )?;
             a
         }
-        Platform::Windows => {
+        Platform::WindowsX86_64 => {
             let a = out.join(format!("{folder}.zip"));
             write_zip(&stage, &folder, &a)?;
             a
@@ -187,6 +138,19 @@ fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow
     };
     eprintln!("dist: {}", archive.display());
     Ok(archive)
+}
+
+/// Runs `f` (nice-plug's bundler, which asks cargo for its target folder) with
+/// `CARGO_TARGET_DIR` set to `dir`, then restores the variable.
+fn with_target_dir<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
+    let before = std::env::var_os("CARGO_TARGET_DIR");
+    std::env::set_var("CARGO_TARGET_DIR", dir);
+    let result = f();
+    match before {
+        Some(v) => std::env::set_var("CARGO_TARGET_DIR", v),
+        None => std::env::remove_var("CARGO_TARGET_DIR"),
+    }
+    result
 }
 
 fn copy_file(src: &Path, dst: &Path) -> anyhow::Result<()> {

@@ -17,21 +17,16 @@ use sha2::{Digest, Sha256};
 
 use demix_engine::model::bundle::{lib_file_names, ORT_VERSION};
 
-/// A platform whose ONNX Runtime library we ship. The hashes change with [`ORT_VERSION`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrtPlatform {
-    /// Linux x86-64 (`manylinux_2_28` wheel).
-    LinuxX86_64,
-    /// Windows x86-64 (`win_amd64` wheel).
-    WindowsX86_64,
-}
+use crate::platform::Platform;
 
-impl OrtPlatform {
+/// ONNX Runtime for each platform: Linux from the `manylinux_2_28` wheel, Windows from the
+/// `win_amd64` one. The hashes change with [`ORT_VERSION`].
+impl Platform {
     /// pip's `--platform` tag.
     fn pip_platform(self) -> &'static str {
         match self {
-            OrtPlatform::LinuxX86_64 => "manylinux_2_28_x86_64",
-            OrtPlatform::WindowsX86_64 => "win_amd64",
+            Platform::LinuxX86_64 => "manylinux_2_28_x86_64",
+            Platform::WindowsX86_64 => "win_amd64",
         }
     }
 
@@ -43,10 +38,10 @@ impl OrtPlatform {
     /// SHA-256 of [`Self::wheel_name`].
     fn wheel_sha256(self) -> &'static str {
         match self {
-            OrtPlatform::LinuxX86_64 => {
+            Platform::LinuxX86_64 => {
                 "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f"
             }
-            OrtPlatform::WindowsX86_64 => {
+            Platform::WindowsX86_64 => {
                 "c3d91b5de31e2fc82d71bd65b2b22bddee8b49057a3a36338e9a868e0ea90c05"
             }
         }
@@ -56,18 +51,18 @@ impl OrtPlatform {
     /// the name the engine looks for first on that platform.
     pub fn lib_name(self) -> String {
         match self {
-            OrtPlatform::LinuxX86_64 => lib_file_names().swap_remove(0),
-            OrtPlatform::WindowsX86_64 => "onnxruntime.dll".into(),
+            Platform::LinuxX86_64 => lib_file_names().swap_remove(0),
+            Platform::WindowsX86_64 => "onnxruntime.dll".into(),
         }
     }
 
     /// SHA-256 of the library inside the wheel.
     fn lib_sha256(self) -> &'static str {
         match self {
-            OrtPlatform::LinuxX86_64 => {
+            Platform::LinuxX86_64 => {
                 "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3"
             }
-            OrtPlatform::WindowsX86_64 => {
+            Platform::WindowsX86_64 => {
                 "8482d2ee174e28504f99730fb01d6861575870283de4ed3a897ad39170d9a9b9"
             }
         }
@@ -76,8 +71,8 @@ impl OrtPlatform {
     /// Where the library and licences are cached.
     pub fn cache_dir(self) -> PathBuf {
         match self {
-            OrtPlatform::LinuxX86_64 => cache_dir(),
-            OrtPlatform::WindowsX86_64 => cache_dir().join("windows-x86_64"),
+            Platform::LinuxX86_64 => cache_dir(),
+            Platform::WindowsX86_64 => cache_dir().join("windows-x86_64"),
         }
     }
 
@@ -102,7 +97,7 @@ pub fn cache_dir() -> PathBuf {
 
 /// The cached Linux library's path (whether or not it exists yet).
 pub fn lib_path() -> PathBuf {
-    OrtPlatform::LinuxX86_64.lib_path()
+    Platform::LinuxX86_64.lib_path()
 }
 
 fn sha256_file(path: &Path) -> anyhow::Result<String> {
@@ -119,7 +114,7 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-fn pip_download(platform: OrtPlatform, dest: &Path) -> anyhow::Result<()> {
+fn pip_download(platform: Platform, dest: &Path) -> anyhow::Result<()> {
     let args = [
         "download",
         "--no-deps",
@@ -169,14 +164,14 @@ fn pip_download(platform: OrtPlatform, dest: &Path) -> anyhow::Result<()> {
 /// Runs the command.
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut force = false;
-    let mut platform = OrtPlatform::LinuxX86_64;
+    let mut platform = Platform::LinuxX86_64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--force" => force = true,
             "--target" => match it.next().map(String::as_str) {
-                Some("windows") => platform = OrtPlatform::WindowsX86_64,
-                Some("linux") => platform = OrtPlatform::LinuxX86_64,
+                Some("windows") => platform = Platform::WindowsX86_64,
+                Some("linux") => platform = Platform::LinuxX86_64,
                 other => bail!("fetch-ort: --target takes linux or windows, not {other:?}"),
             },
             _ => bail!("fetch-ort: unknown argument `{a}` (--force, --target linux|windows)"),
@@ -188,7 +183,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Makes sure `platform`'s library and licences are cached and verified; returns the library.
-pub fn fetch(platform: OrtPlatform, force: bool) -> anyhow::Result<PathBuf> {
+pub fn fetch(platform: Platform, force: bool) -> anyhow::Result<PathBuf> {
     let dir = platform.cache_dir();
     let lib = platform.lib_path();
     let licences_present = platform.licence_paths().iter().all(|p| p.is_file());

@@ -10,6 +10,8 @@ mod demo;
 mod dist;
 mod fetch_ort;
 mod install;
+mod notices;
+mod platform;
 mod setup;
 mod test;
 

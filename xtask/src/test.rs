@@ -26,6 +26,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .args(["test", "-p", "demix-engine", "--no-default-features", "--lib"])
             .current_dir(&root),
     )?;
+    // The task runner's own tests (the release archives' licence notices, among others).
+    run_cmd(Command::new("cargo").args(["test", "-p", "xtask"]).current_dir(&root))?;
     // The end-to-end tests load this build of the plugin; with `assert_process_allocs` any
     // allocation on the audio thread aborts the host process, failing the test.
     run_cmd(
@@ -76,19 +78,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
 /// The Windows build under Wine: the CLAP host end-to-end tests (`tests/tests/e2e.rs`,
 /// `neural.rs`), built for Windows, load the Windows plugin; the Windows CLI runs against the
-/// Linux one (`tests/wine/`). Everything Windows is built in one debug profile, in a target
-/// folder outside the checkout (`$XDG_CACHE_HOME` or `~/.cache`, `demix/target-windows`) that
-/// later runs and clean clones reuse.
+/// Linux one (`tests/wine/`). Everything Windows is built in one debug profile, in the Windows
+/// target folder outside the checkout (see [`crate::platform::Platform::target_dir`]).
 fn windows_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
-    use crate::dist::WINDOWS_TARGET;
-    use crate::fetch_ort::{fetch, OrtPlatform};
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
-        .ok_or_else(|| anyhow::anyhow!("neither XDG_CACHE_HOME nor HOME is set"))?;
-    let target_dir = cache.join("demix").join("target-windows");
-    let out = target_dir.join(WINDOWS_TARGET).join("debug");
-    fetch(OrtPlatform::WindowsX86_64, false)?;
+    use crate::fetch_ort::fetch;
+    use crate::platform::{Platform, WINDOWS_TARGET};
+    let windows = Platform::WindowsX86_64;
+    let target_dir = windows.target_dir(root)?;
+    let out = windows.out_dir(root, "debug")?;
+    fetch(windows, false)?;
     run_cmd(Command::new("rustup").args(["target", "add", WINDOWS_TARGET]))?;
     let cargo = |args: &[&str]| {
         let mut c = Command::new("cargo");
