@@ -22,6 +22,7 @@ use anyhow::Result;
 use demix_engine::audio_thread::mixer::MixSettings;
 use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
 use demix_engine::dsp::separator::{Frame, Masks, Separator, SeparatorError};
+use demix_engine::dsp::stft::Latency;
 use demix_engine::model::neural::neural_factory;
 use demix_engine::stem::N_STEMS;
 use demix_engine::sync::status::{EngineKind, EngineStatus};
@@ -44,6 +45,8 @@ pub struct BenchOptions {
     pub hops: usize,
     /// Seconds of real-time-paced blocks per audio-thread measurement (after 1 s warm-up).
     pub rt_seconds: f64,
+    /// STFT latency (the plugin's Latency choice).
+    pub latency: Latency,
 }
 
 /// Median / p99 / mean of a set of timings, in microseconds.
@@ -290,7 +293,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchR
     let mut rows = Vec::new();
     for (label, engine) in &opts.engines {
         for &rate in &opts.rates {
-            let cfg = engine.stft_config(rate);
+            let cfg = engine.stft_config(rate, opts.latency);
             progress(&format!("{label} @ {rate} Hz: worker ({} hops)…", opts.hops));
             let mut sep = engine.make_separator(cfg, 2)?;
             let worker = bench_worker(sep.as_mut(), cfg, rate, opts.hops, true);

@@ -6,12 +6,32 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use demix_engine::dsp::classic::ClassicSeparator;
 use demix_engine::dsp::separator::Separator;
-use demix_engine::dsp::stft::StftConfig;
+use demix_engine::dsp::stft::{Latency, StftConfig};
 use demix_engine::model::bundle;
 use demix_engine::model::contract::{load_model_info, ModelInfo};
 use demix_engine::model::neural::NeuralSeparator;
 
 /// The separator the user asked for.
+/// `--latency`: the plugin's Latency choice (see `dsp::stft::Latency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LatencyArg {
+    /// The model's native frame rate (29 ms at 44.1 kHz in the plugin).
+    #[default]
+    Standard,
+    /// Asymmetric windows at half the hop (8.7 ms at 44.1 kHz with 128-sample blocks).
+    Low,
+}
+
+impl LatencyArg {
+    /// The engine's latency.
+    pub fn latency(self) -> Latency {
+        match self {
+            LatencyArg::Standard => Latency::Standard,
+            LatencyArg::Low => Latency::Low,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineChoice {
@@ -117,13 +137,14 @@ impl EngineSetup {
         }
     }
 
-    /// STFT configuration at `sample_rate_hz`: the model's own (scaled so bins keep their
-    /// frequencies) for the neural engine; the engine default for the classical one.
-    pub fn stft_config(&self, sample_rate_hz: u32) -> StftConfig {
-        match &self.neural {
+    /// STFT configuration at `sample_rate_hz` and `latency`: the model's own (scaled so bins
+    /// keep their frequencies) for the neural engine; the engine default for the classical one.
+    pub fn stft_config(&self, sample_rate_hz: u32, latency: Latency) -> StftConfig {
+        let cfg = match &self.neural {
             Some(n) => n.info.stft_for_rate(sample_rate_hz as f64),
             None => StftConfig::default_for_rate(sample_rate_hz as f64),
-        }
+        };
+        cfg.with_latency(latency)
     }
 
     /// Builds a fresh separator (one per file, so no state leaks between files).

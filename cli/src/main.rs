@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use demix_cli::audio::OutFormat;
-use demix_cli::engines::EngineChoice;
+use demix_cli::engines::{EngineChoice, LatencyArg};
 use demix_cli::separate::{self, Mode, SeparateOptions};
+use demix_engine::dsp::stft::Latency;
 
 #[derive(Parser)]
 #[command(name = "demix", version, about = "Music source separation: vocals, drums, bass, other")]
@@ -64,6 +65,10 @@ enum Cmd {
         /// Turn off stereo refinement (the causal multichannel Wiener filter after the masks).
         #[arg(long)]
         no_stereo_refine: bool,
+        /// Latency of the streaming STFT, as the plugin's Latency choice (the output is aligned
+        /// to the input either way).
+        #[arg(long, value_enum, default_value_t = LatencyArg::Standard)]
+        latency: LatencyArg,
     },
     /// Draw spectrograms of audio files as one PNG (one panel per file, log frequency, dBFS).
     Plot {
@@ -127,6 +132,9 @@ enum Cmd {
         /// Write the results as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Latency of the streaming STFT, as the plugin's Latency choice.
+        #[arg(long, value_enum, default_value_t = LatencyArg::Standard)]
+        latency: LatencyArg,
     },
 }
 
@@ -140,6 +148,7 @@ fn run_bench(
     hops: usize,
     seconds: f64,
     json: Option<PathBuf>,
+    latency: Latency,
 ) -> anyhow::Result<usize> {
     use demix_cli::bench;
     use demix_cli::engines::{model_or_default, neural_setup, EngineSetup, ResolvedEngine};
@@ -175,7 +184,8 @@ fn run_bench(
             Err(e) => return Err(e.context(format!("engine {name}"))),
         }
     }
-    let opts = bench::BenchOptions { engines: list, rates, block, hops, rt_seconds: seconds };
+    let opts =
+        bench::BenchOptions { engines: list, rates, block, hops, rt_seconds: seconds, latency };
     let report = bench::run(&opts, |m| eprintln!("demix: bench: {m}"))?;
     print!("{}", bench::table(&report));
     if let Some(p) = json {
@@ -284,6 +294,7 @@ fn main() -> ExitCode {
             quiet,
             plot,
             no_stereo_refine,
+            latency,
         } => (|| {
             let stems = separate::parse_stems(&stems)?;
             let format = match (format, bits) {
@@ -304,6 +315,7 @@ fn main() -> ExitCode {
                 quiet,
                 plot,
                 stereo_refine,
+                latency: latency.latency(),
             };
             separate::run(&opts)
         })(),
@@ -311,8 +323,9 @@ fn main() -> ExitCode {
         Cmd::Eval { reference, estimates, json, csv, window, hop, no_bss } => {
             run_eval(reference, estimates, json, csv, window, hop, no_bss)
         }
-        Cmd::Bench { engines, model, model_fp32, rates, block, hops, seconds, json } => {
-            run_bench(engines, model, model_fp32, rates, block, hops, seconds, json)
+        Cmd::Bench { engines, model, model_fp32, rates, block, hops, seconds, json, latency } => {
+            let latency = latency.latency();
+            run_bench(engines, model, model_fp32, rates, block, hops, seconds, json, latency)
         }
     };
     match res {

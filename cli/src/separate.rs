@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
 use demix_engine::dsp::shaping::ShapingSettings;
+use demix_engine::dsp::stft::Latency;
 use demix_engine::stem::{N_STEMS, STEM_NAMES};
 use demix_engine::worker::offline;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,6 +53,8 @@ pub struct SeparateOptions {
     pub plot: bool,
     /// Stereo refinement after the masks (see `demix_engine::dsp::spatial`).
     pub stereo_refine: bool,
+    /// STFT latency (the plugin's Latency choice).
+    pub latency: Latency,
 }
 
 /// Parses `vocals,drums,...` into stem indices (in the engine's order, no duplicates).
@@ -145,7 +148,7 @@ fn separate_one(
     let stems = if engine.kind == ResolvedEngine::Baseline {
         baseline::separate(&mix.channels, mix.sample_rate, |f| pb.set_position((f * 900.0) as u64))
     } else {
-        let cfg = engine.stft_config(mix.sample_rate);
+        let cfg = engine.stft_config(mix.sample_rate, opts.latency);
         let mut sep = engine.make_separator(cfg, mix.n_channels())?;
         let shaping = ShapingSettings { stereo_refine: opts.stereo_refine, ..Default::default() };
         offline::separate(&mix.channels, mix.sample_rate as f32, cfg, sep.as_mut(), &shaping, |f| {

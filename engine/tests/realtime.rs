@@ -4,10 +4,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
-use demix_engine::audio_thread::mixer::MixSettings;
+use std::f32::consts::PI;
+
+use demix_engine::audio_thread::fallback::FALLBACK_FADE_MS;
+use demix_engine::audio_thread::mixer::{MixSettings, Mode};
 use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
-use demix_engine::dsp::stft::StftConfig;
+use demix_engine::dsp::separator::{Frame, Masks, Separator, SeparatorError};
+use demix_engine::dsp::stft::{Latency, StftConfig};
 use demix_engine::sync::status::{EngineKind, EngineStatus};
+use demix_engine::worker::SeparatorFactory;
+use realfft::num_complex::Complex32;
 
 #[global_allocator]
 static ALLOC: AllocDisabler = AllocDisabler;
@@ -325,6 +331,13 @@ fn run_with_stems(
     (y, stems)
 }
 
+/// The first sample after which the main bus holds no fallback: the latency plus the
+/// fallback's fade into the separated signal.
+fn separated_from(eng: &RealtimeEngine) -> usize {
+    let fade = (FALLBACK_FADE_MS * 0.001 * eng.config().sample_rate_hz).ceil() as usize;
+    eng.latency_samples() + fade
+}
+
 /// Largest |main - Σ stem buses| over `from..`, channel `c` of the main against bus channel `c`.
 fn stem_sum_error(main: &[Vec<f32>], stems: &[Vec<Vec<f32>>], from: usize) -> f32 {
     let mut worst = 0.0f32;
@@ -349,7 +362,7 @@ fn stem_buses_sum_to_the_main_output_at_unity() {
             let lat = eng.latency_samples();
             let x = signal(sr as usize * 3 / 2, sr);
             let (y, stems) = run_with_stems(&mut eng, &x, block, &MixSettings::default(), 2);
-            let err = stem_sum_error(&y, &stems, lat);
+            let err = stem_sum_error(&y, &stems, separated_from(&eng));
             let energies: Vec<f64> =
                 stems.iter().map(|s| stem_energy(s, lat..x[0].len())).collect();
             let main_energy = energy(&y);
@@ -405,7 +418,7 @@ fn muted_stem_bus_is_silent_and_the_others_unchanged() {
         assert!(stems[s] == unity[s], "stem {s} changed when the drums were muted");
     }
     // The main bus is still the sum of the buses (the muted one contributes nothing).
-    let err = stem_sum_error(&y, &stems, lat);
+    let err = stem_sum_error(&y, &stems, separated_from(&eng));
     eprintln!("drums muted: max |main - sum of stem buses| {err:.2e}");
     assert!(err <= 1e-5);
 }
@@ -456,9 +469,8 @@ fn mono_engine_fills_mono_and_stereo_stem_buses() {
     let sr = 48000.0;
     let x = vec![signal(sr as usize, sr).remove(0)];
     let mut eng = engine(sr, 1, 100);
-    let lat = eng.latency_samples();
     let (y, mono) = run_with_stems(&mut eng, &x, 100, &MixSettings::default(), 1);
-    let err = stem_sum_error(&y, &mono, lat);
+    let err = stem_sum_error(&y, &mono, separated_from(&eng));
     eprintln!("mono: max |main - sum of mono stem buses| {err:.2e}");
     assert!(err <= 1e-5);
     let (_, stereo) = run_with_stems(&mut engine(sr, 1, 100), &x, 100, &MixSettings::default(), 2);
@@ -510,4 +522,209 @@ fn process_with_stems_never_allocates() {
     }
     assert_eq!(violation_count(), 0, "allocations on the audio thread");
     assert!(stems.iter().flatten().flatten().all(|v| v.is_finite()));
+}
+
+/// A separator that gives everything to stem `stem` and stalls for `stall` once, at hop
+/// `stall_at`, so the audio thread runs out of frames (a forced late frame).
+struct OneStemStalling {
+    stem: usize,
+    hop: usize,
+    stall_at: usize,
+    stall: std::time::Duration,
+}
+
+impl Separator for OneStemStalling {
+    fn name(&self) -> &str {
+        "one stem, stalling"
+    }
+    fn process(&mut self, _frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
+        self.hop += 1;
+        if self.hop == self.stall_at {
+            std::thread::sleep(self.stall);
+        }
+        let per_stem = masks.channels * masks.bins;
+        for (i, m) in masks.data.iter_mut().enumerate() {
+            *m = Complex32::new(if i / per_stem == self.stem { 1.0 } else { 0.0 }, 0.0);
+        }
+        Ok(())
+    }
+    fn reset(&mut self) {}
+}
+
+/// Runs `x` in real time (each block waits for its duration) through an engine whose worker
+/// gives everything to `stem` and stalls for 150 ms after 0.5 s; returns the output, the
+/// reported latency and the underrun count.
+fn run_with_forced_late_frames(
+    x: &[Vec<f32>],
+    stem: usize,
+    settings: &MixSettings,
+) -> (Vec<Vec<f32>>, usize, u64) {
+    let (sr, block) = (44100.0f32, 128usize);
+    let cfg = EngineConfig {
+        sample_rate_hz: sr,
+        channels: 2,
+        max_block: block,
+        stft: StftConfig::default_for_rate(sr as f64),
+    };
+    let stall_at = (sr as usize / 2) / cfg.stft.hop;
+    let factory: SeparatorFactory = Box::new(move |_stft, _channels| {
+        let stall = std::time::Duration::from_millis(150);
+        Ok(Box::new(OneStemStalling { stem, hop: 0, stall_at, stall }) as Box<dyn Separator>)
+    });
+    let status = Arc::new(EngineStatus::default());
+    let mut eng = RealtimeEngine::new(cfg, settings, EngineKind::Neural, Some(factory), status);
+    let mut y = x.to_vec();
+    let t0 = std::time::Instant::now();
+    let mut start = 0;
+    while start < x[0].len() {
+        let n = block.min(x[0].len() - start);
+        let mut chans: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..start + n]).collect();
+        eng.process(&mut chans, settings, false);
+        start += n;
+        let due = t0 + std::time::Duration::from_secs_f64(start as f64 / sr as f64);
+        std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+    }
+    let underruns = eng.status().underrun_samples.load(Ordering::Relaxed);
+    assert!(eng.status().hops_processed.load(Ordering::Relaxed) > 0, "nothing was separated");
+    (y, eng.latency_samples(), underruns)
+}
+
+#[test]
+fn a_late_frame_in_acapella_keeps_the_muted_stems_down() {
+    // Everything is drums, and Acapella mutes the drums: whatever plays is leakage — from the
+    // start (before the first frame) and through the stall.
+    let sr = 44100.0;
+    let x = signal(sr as usize * 3 / 2, sr);
+    let acapella = MixSettings { mode: Mode::Acapella, ..MixSettings::default() };
+    let (y, _, underruns) = run_with_forced_late_frames(&x, 1, &acapella);
+    assert!(underruns > 1000, "the stall forced only {underruns} late samples");
+    let leak_db = 10.0 * (energy(&y) / energy(&x)).log10();
+    assert!(leak_db <= -20.0, "muted stems at {leak_db:.1} dB through the late frames");
+}
+
+#[test]
+fn a_late_frame_fades_out_and_back_in_without_a_step() {
+    // Everything is vocals and Acapella plays it: the stall takes the output down to the
+    // fallback (silence, the lowest stem gain) and back, with fades instead of steps.
+    let sr = 44100.0;
+    let len = sr as usize * 3 / 2;
+    let x: Vec<Vec<f32>> = (0..2)
+        .map(|c| {
+            (0..len)
+                .map(|i| 0.5 * (2.0 * PI * (330.0 + 110.0 * c as f32) * i as f32 / sr).sin())
+                .collect()
+        })
+        .collect();
+    let acapella = MixSettings { mode: Mode::Acapella, ..MixSettings::default() };
+    let (y, latency, underruns) = run_with_forced_late_frames(&x, 0, &acapella);
+    assert!(underruns > 1000, "the stall forced only {underruns} late samples");
+    // The tone's own largest step is 0.5 * 2π * 440 / 44100 = 0.031; a cut to silence would
+    // step by up to 0.5.
+    for (c, yc) in y.iter().enumerate() {
+        let worst = yc.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 0.05, "channel {c}: a step of {worst:.3}");
+    }
+    // Outside the start and the stall it is the input, delayed: the fallback did not stick.
+    let silent = y[0][latency..].iter().filter(|v| v.abs() < 1e-3).count();
+    assert!(silent > 2000 && silent < len / 2, "{silent} near-silent samples");
+    let tail = len - 4410..len;
+    let err: f32 = tail.clone().map(|t| (y[0][t] - x[0][t - latency]).abs()).fold(0.0, f32::max);
+    assert!(err < 1e-2, "the last 0.1 s differ from the delayed input by {err}");
+}
+
+fn low_latency_engine(sr: f32, channels: usize, max_block: usize) -> RealtimeEngine {
+    let cfg = EngineConfig {
+        sample_rate_hz: sr,
+        channels,
+        max_block,
+        stft: StftConfig::default_for_rate(sr as f64).with_latency(Latency::Low),
+    };
+    RealtimeEngine::new(
+        cfg,
+        &MixSettings::default(),
+        EngineKind::Classic,
+        None,
+        Arc::new(EngineStatus::default()),
+    )
+}
+
+#[test]
+fn low_latency_nulls_at_every_rate_and_block_size() {
+    for sr in [44100.0f32, 48000.0, 96000.0] {
+        for block in [1usize, 64, 128, 333] {
+            let mut eng = low_latency_engine(sr, 2, block);
+            let x = signal(sr as usize, sr);
+            let y = run(&mut eng, &x, block, &MixSettings::default(), true);
+            let db = null_db(&x, &y, eng.latency_samples());
+            assert_separated(&eng, x[0].len());
+            assert_eq!(eng.status().underrun_samples.load(Ordering::Relaxed), 0);
+            assert!(db <= -100.0, "low latency, sr {sr} block {block}: null {db:.1} dB");
+        }
+    }
+}
+
+#[test]
+fn low_latency_reports_at_most_12_ms_and_the_impulse_comes_out_there() {
+    let eng = low_latency_engine(44100.0, 2, 128);
+    // analysis delay hop + one hop of frames + one block of slack = 128 + 128 + 128
+    assert_eq!(eng.latency_samples(), 384);
+    assert!(eng.latency_samples() <= 529);
+    for sr in [44100.0f32, 48000.0] {
+        let mut eng = low_latency_engine(sr, 2, 128);
+        let mut x = vec![vec![0.0f32; 8000]; 2];
+        x[0][1000] = 1.0;
+        x[1][1000] = 1.0;
+        let y = run(&mut eng, &x, 128, &MixSettings::default(), true);
+        let peak =
+            y[0].iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).unwrap().0;
+        assert_eq!(peak, 1000 + eng.latency_samples(), "sr {sr}");
+        assert!((y[0][peak] - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn switching_latency_while_playing_keeps_alignment() {
+    // Standard → Low → Standard in one stream: after each switch (a fade out and in, then the
+    // worker restarting) the output is the input delayed by the newly reported latency.
+    let sr = 44100.0;
+    let block = 128;
+    let mut eng = engine(sr, 2, block);
+    let x = signal(sr as usize * 3, sr);
+    let mut y = x.clone();
+    let settings = MixSettings::default();
+    let mut latencies = Vec::new(); // (first block index at this latency, latency)
+    latencies.push((0usize, eng.latency_samples()));
+    let switches = [(sr as usize, Latency::Low), (2 * sr as usize, Latency::Standard)];
+    let mut start = 0;
+    while start < x[0].len() {
+        for &(at, l) in &switches {
+            if start == at / block * block {
+                let reported = eng.set_latency(l);
+                assert_eq!(eng.latency(), l);
+                latencies.push((start, reported));
+            }
+        }
+        let n = block.min(x[0].len() - start);
+        let mut chans: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..start + n]).collect();
+        eng.process(&mut chans, &settings, true);
+        start += n;
+    }
+    assert_eq!(latencies.iter().map(|l| l.1).collect::<Vec<_>>(), [1280, 384, 1280]);
+    assert!(y.iter().flatten().all(|v| v.is_finite()));
+    // Each stretch, from 100 ms after its switch (fades, flush, refill) to its end, nulls
+    // against the input at its latency.
+    for (k, &(from, latency)) in latencies.iter().enumerate() {
+        let to = latencies.get(k + 1).map_or(x[0].len(), |l| l.0);
+        let settle = if k == 0 { latency } else { from + 4410 };
+        let (mut sig, mut err) = (0.0f64, 0.0f64);
+        for c in 0..2 {
+            for t in settle..to {
+                let r = x[c][t - latency] as f64;
+                sig += r * r;
+                err += (y[c][t] as f64 - r).powi(2);
+            }
+        }
+        let db = 10.0 * (err / sig).log10();
+        assert!(db <= -100.0, "stretch {k} (latency {latency}): null {db:.1} dB");
+    }
 }

@@ -29,8 +29,8 @@ use nice_plug_egui::{
 };
 
 use crate::params::{
-    format_gain_db, DemixParams, EngineChoice, ModeChoice, EDITOR_DEFAULT_SIZE, EDITOR_MAX_SIZE,
-    EDITOR_MIN_SIZE, GAIN_FLOOR_DB, GAIN_MAX_DB, STEM_LABELS,
+    format_gain_db, DemixParams, EngineChoice, LatencyChoice, ModeChoice, EDITOR_DEFAULT_SIZE,
+    EDITOR_MAX_SIZE, EDITOR_MIN_SIZE, GAIN_FLOOR_DB, GAIN_MAX_DB, STEM_LABELS,
 };
 use crate::Shared;
 
@@ -265,6 +265,24 @@ impl DemixApp {
                             setter.begin_set_parameter(&p.engine);
                             setter.set_parameter(&p.engine, choice);
                             setter.end_set_parameter(&p.engine);
+                        }
+                    }
+                });
+            ui.separator();
+            ui.label("Latency");
+            let current = p.latency.value();
+            egui::ComboBox::from_id_salt("latency")
+                .selected_text(current.latency().label())
+                .show_ui(ui, |ui| {
+                    for choice in LatencyChoice::ALL {
+                        if ui
+                            .selectable_label(current == choice, choice.latency().label())
+                            .clicked()
+                            && current != choice
+                        {
+                            setter.begin_set_parameter(&p.latency);
+                            setter.set_parameter(&p.latency, choice);
+                            setter.end_set_parameter(&p.latency);
                         }
                     }
                 });

@@ -152,7 +152,8 @@ impl Demix {
         let status = self.shared.status.clone();
         let requested = self.params.engine.value();
         let (model_stft, factory) = neural_setup(sr as f64);
-        let cfg = engine_config(sr, channels, buffer_config.max_buffer_size as usize, model_stft);
+        let cfg = engine_config(sr, channels, buffer_config.max_buffer_size as usize, model_stft)
+            .with_latency(self.params.latency.value().latency());
         let neural = match factory {
             Ok(f) => {
                 status.set_notice(EngineNotice::LoadingModel);
@@ -265,7 +266,7 @@ impl Plugin for Demix {
         &mut self,
         buffer: &mut Buffer,
         aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let Some(engine) = self.engine.as_mut() else {
             silence_aux_outputs(aux);
@@ -286,6 +287,16 @@ impl Plugin for Demix {
         if choice != self.requested {
             engine.request_engine(choice.kind());
             self.requested = choice;
+        }
+        // A latency change switches while playing (a short fade) and tells the host the new
+        // latency: CLAP hosts restart the plugin for it, VST3 hosts re-read it.
+        let latency = self.params.latency.value().latency();
+        if latency != engine.latency() {
+            let samples = engine.set_latency(latency) as u32;
+            if samples != self.latency {
+                self.latency = samples;
+                context.set_latency_samples(samples);
+            }
         }
         let offline = self.offline;
         let ok = catch_unwind(AssertUnwindSafe(|| {
@@ -349,7 +360,7 @@ mod tests {
         assert_eq!(c.latency_samples(), 1024 + 512);
         let c = engine_config(48000.0, 3, 0, None);
         assert_eq!((c.channels, c.max_block, c.stft.hop), (2, 1, 279));
-        let model = StftConfig { n_fft: 2048, hop: 512 };
+        let model = StftConfig::from_hop(512);
         assert_eq!(engine_config(44100.0, 1, 256, Some(model)).stft, model);
     }
 

@@ -19,6 +19,7 @@ use std::sync::{Arc, RwLock};
 use demix_engine::audio_thread::mixer::{MixSettings, Mode, DEFAULT_TRANSITION_MS};
 use demix_engine::dsp::postfx::{DeEsserSettings, GateSettings};
 use demix_engine::dsp::shaping::ShapingSettings;
+use demix_engine::dsp::stft::Latency;
 use demix_engine::stem::{Stem, N_STEMS, STEM_NAMES};
 use demix_engine::sync::status::EngineKind;
 use nice_plug::prelude::*;
@@ -55,6 +56,33 @@ impl EngineChoice {
         match self {
             EngineChoice::Neural => EngineKind::Neural,
             EngineChoice::Classic => EngineKind::Classic,
+        }
+    }
+}
+
+/// The latency the user picks (the STFT's window pair and hop; see `dsp::stft::Latency`).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyChoice {
+    /// The model's native frame rate (29 ms at 44.1 kHz with blocks up to 256).
+    #[id = "standard"]
+    #[name = "Standard"]
+    Standard,
+    /// Asymmetric windows at half the hop (8.7 ms at 44.1 kHz with blocks up to 128), at twice
+    /// the worker's CPU.
+    #[id = "low"]
+    #[name = "Low"]
+    Low,
+}
+
+impl LatencyChoice {
+    /// Both, in GUI order.
+    pub const ALL: [LatencyChoice; 2] = [LatencyChoice::Standard, LatencyChoice::Low];
+
+    /// The engine's latency.
+    pub fn latency(self) -> Latency {
+        match self {
+            LatencyChoice::Standard => Latency::Standard,
+            LatencyChoice::Low => Latency::Low,
         }
     }
 }
@@ -561,6 +589,9 @@ pub struct DemixParams {
     /// Separator selection.
     #[id = "engine"]
     pub engine: EnumParam<EngineChoice>,
+    /// Latency (Standard / Low). Changing it changes the latency reported to the host.
+    #[id = "latency"]
+    pub latency: EnumParam<LatencyChoice>,
     /// Performance mode (which stems play; Custom = mute/solo decide).
     #[id = "mode"]
     pub mode: EnumParam<ModeChoice>,
@@ -594,6 +625,7 @@ impl Default for DemixParams {
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             engine: EnumParam::new("Engine", EngineChoice::Neural),
+            latency: EnumParam::new("Latency", LatencyChoice::Standard),
             mode: EnumParam::new("Mode", ModeChoice::Custom),
             transition_ms: unit_param(
                 "Transition",

@@ -1081,3 +1081,83 @@ fn no_subnormal_output_samples() {
         }
     }
 }
+
+/// A Low-latency instance (the parameter set before activation), offline.
+fn low_latency_instance(sr: f64, max_block: usize) -> Instance {
+    let mut inst = Instance::new();
+    assert!(inst.set_render_mode(true));
+    inst.set_param("Latency", 1.0);
+    inst.flush_params();
+    inst.activate(sr, max_block);
+    inst
+}
+
+#[test]
+fn low_latency_reports_at_most_12_ms_nulls_and_puts_the_impulse_there() {
+    let mut inst = low_latency_instance(44100.0, 128);
+    let lat = inst.latency();
+    println!("Low latency at 44.1 kHz, blocks up to 128: {lat} samples");
+    assert!(lat <= 529, "Low latency reports {lat} samples");
+    for sr in [44100.0, 48000.0, 96000.0] {
+        for pattern in [vec![1usize], vec![64], vec![128], vec![64, 17, 128, 0, 1]] {
+            let mut inst = low_latency_instance(sr, 128);
+            let latency = inst.latency() as usize;
+            let len = (sr * 0.8) as usize;
+            let input = signal::mix(&synthetic_stems(sr as f32, len));
+            let out = inst.process(&input, &pattern);
+            let db = error_db(&out, &delayed(&input, latency), 0..len);
+            println!("Low latency null {sr} Hz blocks {pattern:?}: latency {latency}, {db:.1} dB");
+            assert!(db <= -100.0 && db > -250.0, "{sr} Hz blocks {pattern:?}: null {db:.1} dB");
+            // An impulse lands exactly at the reported latency.
+            let at = 2001;
+            let mut imp = vec![vec![0.0f32; at + latency + 2000]; 2];
+            imp[0][at] = 1.0;
+            imp[1][at] = 1.0;
+            let out = inst.process(&imp, &pattern);
+            let peak = out[0]
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                .map(|(i, _)| i)
+                .unwrap();
+            assert_eq!(peak, at + latency, "{sr} Hz blocks {pattern:?}");
+        }
+    }
+}
+
+#[test]
+fn switching_latency_while_playing_reports_it_and_stays_aligned() {
+    let sr = 44100.0;
+    let mut inst = Instance::new();
+    assert!(inst.set_render_mode(true));
+    inst.activate(sr, 128);
+    assert_eq!(inst.latency(), 1280);
+    let len = (sr * 3.0) as usize;
+    let input = signal::mix(&synthetic_stems(sr as f32, len));
+    let switch_at = len / 3;
+    let take = |from: usize, to: usize| -> Vec<Vec<f32>> {
+        input.iter().map(|c| c[from..to].to_vec()).collect()
+    };
+    let first = inst.process(&take(0, switch_at), &[128]);
+    inst.set_param("Latency", 1.0);
+    let second = inst.process(&take(switch_at, len), &[128]);
+    inst.poll_main_thread();
+    let restarts = inst.restart_requests();
+    let low = inst.latency() as usize;
+    println!("Standard → Low while playing: latency {low}, {restarts} restart request(s)");
+    assert_eq!(low, 384);
+    assert!(restarts >= 1, "the host was not asked to restart for the new latency");
+    let out: Vec<Vec<f32>> =
+        first.iter().zip(&second).map(|(a, b)| [&a[..], &b[..]].concat()).collect();
+    // Before the switch: the input at the standard latency; from 100 ms after it (fades and the
+    // worker's restart): at the low one.
+    let before = error_db(&out, &delayed(&input, 1280), 0..switch_at);
+    let after = error_db(&out, &delayed(&input, low), switch_at + 4410..len);
+    println!("null before the switch {before:.1} dB, after it {after:.1} dB");
+    assert!(before <= -100.0 && after <= -100.0, "before {before:.1} dB, after {after:.1} dB");
+    assert!(out.iter().flatten().all(|v| v.is_finite()));
+    // The host restarts the plugin: it comes back at Low.
+    inst.deactivate();
+    inst.activate(sr, 128);
+    assert_eq!(inst.latency() as usize, low);
+}

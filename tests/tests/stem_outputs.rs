@@ -11,9 +11,15 @@
 
 use demix_e2e::signal::{self, delayed, energy, error_db, synthetic_stems};
 use demix_e2e::Instance;
+use demix_engine::audio_thread::fallback::FALLBACK_FADE_MS;
 
 const STEMS: [&str; 4] = ["Vocals", "Drums", "Bass", "Other"];
 const SR: f64 = 44100.0;
+
+/// Samples of the fallback's fade at `sr` (see `FALLBACK_FADE_MS`).
+fn fade_samples(sr: f64) -> usize {
+    (FALLBACK_FADE_MS as f64 * 0.001 * sr).ceil() as usize
+}
 const MAX_BLOCK: usize = 1024;
 const PATTERN: [usize; 5] = [256, 333, 1024, 64, 0];
 
@@ -98,11 +104,12 @@ fn stem_outputs_sum_to_the_main_output() {
     );
     // The main output is unchanged: the input delayed by the latency (unity gains).
     let null = error_db(&main, &delayed(&input, lat), 0..len);
-    let err = stem_sum_error(&main, &stems, lat);
+    // From the end of the fade into the first separated frames on.
+    let err = stem_sum_error(&main, &stems, lat + fade_samples(SR));
     let energies: Vec<f64> = stems.iter().map(|s| energy(s, lat..len)).collect();
     println!(
         "stem outputs (Classic, offline, latency {lat}): main vs delayed input {null:.1} dB; \
-         max |main - sum of the 4 stem outputs| after the latency {err:.2e}; stem output energies {energies:.3?} \
+         max |main - sum of the 4 stem outputs| after the latency and the fade {err:.2e}; stem output energies {energies:.3?} \
          (main {:.3})",
         energy(&main, lat..len)
     );
@@ -130,7 +137,7 @@ fn muting_drums_silences_the_drums_output() {
     for s in [0, 2, 3] {
         assert!(muted[s] == unity[s], "{} output changed when the drums were muted", STEMS[s]);
     }
-    let err = stem_sum_error(&main, &muted, lat);
+    let err = stem_sum_error(&main, &muted, lat + fade_samples(SR));
     println!("drums muted: max |main - sum of the stem outputs| {err:.2e}");
     assert!(err <= 1e-5);
 }
@@ -153,15 +160,21 @@ fn stem_outputs_in_real_time_mode_stay_finite_and_main_nulls() {
     println!("stem outputs, real-time mode, mixed blocks: main null {null:.1} dB");
     assert!(null <= -100.0);
     assert!(stems.iter().flatten().flatten().all(|v| v.is_finite()));
-    // Where the stems played, they sum to the main output; where the dry fallback played they
-    // are silent.
+    // Where the stems played, they sum to the main output; where the fallback played they are
+    // silent; in between they fade, within the fallback's fade time of one or the other.
+    let fade = fade_samples(48000.0) + 1;
     for c in 0..2 {
-        for t in lat..len {
+        let (mut since_sum, mut since_silent) = (usize::MAX / 2, usize::MAX / 2);
+        for t in 0..len {
             let sum: f32 = stems.iter().map(|s| s[c][t]).sum();
-            let dry_fallback = stems.iter().all(|s| s[c][t] == 0.0);
+            let silent = stems.iter().all(|s| s[c][t] == 0.0);
+            let sums = (main[c][t] - sum).abs() <= 1e-5;
+            since_sum = if sums { 0 } else { since_sum + 1 };
+            since_silent = if silent { 0 } else { since_silent + 1 };
             assert!(
-                dry_fallback || (main[c][t] - sum).abs() <= 1e-5,
-                "sample {t}: main {} vs stems {sum}",
+                sums || silent || since_sum <= fade || since_silent <= fade,
+                "sample {t}: main {} vs stems {sum}, {since_sum} samples after the stems last \
+                 summed to it, {since_silent} after they were last silent",
                 main[c][t]
             );
         }

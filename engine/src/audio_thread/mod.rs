@@ -2,5 +2,6 @@
 //! offline render, which may wait for the worker).
 
 pub mod dry_delay;
+pub mod fallback;
 pub mod mixer;
 pub mod realtime;

@@ -4,8 +4,9 @@
 //!
 //! Per block it (1) writes the input into the input ring and a dry delay line, (2) reads one
 //! stem frame per output sample from the output ring, (3) applies smoothed per-stem gains,
-//! dry/wet and bypass. A frame that is not ready is replaced by the dry signal delayed by the
-//! latency (counted as an underrun); the frame is discarded when it arrives later.
+//! dry/wet and bypass. A frame that is not ready (counted as an underrun) is replaced by the dry
+//! signal delayed by the latency, at the lowest stem gain and with short fades (see
+//! [`crate::audio_thread::fallback`]); the frame is discarded when it arrives later.
 //! [`RealtimeEngine::process_with_stems`] also writes each post-fader stem to its own buffers
 //! (the plugin's optional per-stem output buses).
 
@@ -17,9 +18,10 @@ use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use crate::audio_thread::dry_delay::DryDelay;
+use crate::audio_thread::fallback::Fallback;
 use crate::audio_thread::mixer::{MixSettings, Mixer};
 use crate::dsp::denormals::{flush_subnormal, sanitize};
-use crate::dsp::stft::StftConfig;
+use crate::dsp::stft::{Latency, StftConfig};
 use crate::stem::N_STEMS;
 use crate::sync::notice::EngineNotice;
 use crate::sync::status::{EngineKind, EngineStatus};
@@ -27,6 +29,10 @@ use crate::worker::{SeparatorFactory, Worker, WorkerSetup};
 
 /// Longest time an offline render waits for the worker before giving up on a frame.
 const OFFLINE_WAIT: Duration = Duration::from_secs(5);
+
+/// A latency switch fades the output out, moves the delay line and restarts the worker at the
+/// new STFT, and fades back in, each fade this long, in milliseconds.
+pub const LATENCY_SWITCH_FADE_MS: f32 = 5.0;
 
 /// Fixed parameters of an activated engine.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,10 +55,11 @@ impl EngineConfig {
         self.max_block.max(self.stft.hop)
     }
 
-    /// Latency reported to the host, in samples: the STFT's `n_fft - hop` algorithmic delay,
-    /// plus one hop of frame quantisation, plus [`Self::slack_samples`].
+    /// Latency reported to the host, in samples: the STFT's algorithmic delay
+    /// ([`StftConfig::delay_samples`]), plus one hop of frame quantisation, plus
+    /// [`Self::slack_samples`].
     pub fn latency_samples(&self) -> usize {
-        self.stft.n_fft + self.slack_samples()
+        self.stft.delay_samples() + self.stft.hop + self.slack_samples()
     }
 
     /// How many output frames the read position trails the input position.
@@ -63,6 +70,38 @@ impl EngineConfig {
     fn chunk(&self) -> usize {
         self.max_block.clamp(1, 8192)
     }
+
+    /// This configuration at `latency` (see [`StftConfig::with_latency`]).
+    pub fn with_latency(&self, latency: Latency) -> Self {
+        EngineConfig { stft: self.stft.with_latency(latency), ..*self }
+    }
+
+    /// Frames the rings hold: the latency, two chunks and four hops of margin.
+    fn ring_frames(&self) -> usize {
+        self.latency_samples() + 2 * self.chunk() + 4 * self.stft.hop
+    }
+}
+
+/// A latency change in progress: fade out, switch, fade in.
+struct LatencySwitch {
+    /// Gain on the whole output, 0..=1.
+    gain: f32,
+    step: f32,
+    /// The latency to switch to once the gain reaches zero.
+    pending: Option<Latency>,
+}
+
+impl LatencySwitch {
+    /// Advances the fade by one sample: down while a switch is pending, else up.
+    #[inline]
+    fn next_gain(&mut self) -> f32 {
+        self.gain = if self.pending.is_some() {
+            (self.gain - self.step).max(0.0)
+        } else {
+            (self.gain + self.step).min(1.0)
+        };
+        self.gain
+    }
 }
 
 /// The audio-thread engine: owns the ring ends, the dry delay line and the mixer.
@@ -72,12 +111,15 @@ pub struct RealtimeEngine {
     worker: Option<Worker>,
     status: Arc<EngineStatus>,
     mixer: Mixer,
+    /// What plays without a stem frame, and the fades into and out of it.
+    fallback: Fallback,
     dry_delay: DryDelay,
     /// The delayed dry signal of the current chunk, interleaved.
     dry: Vec<f32>,
     /// The sanitised input of the current chunk, interleaved.
     interleaved: Vec<f32>,
     frames: FrameReader,
+    switch: LatencySwitch,
     /// Output samples played since the worker (re)started.
     written: u64,
     /// The flush generation the audio thread is waiting for the worker to acknowledge.
@@ -171,7 +213,11 @@ impl RealtimeEngine {
     ) -> Self {
         let ch = cfg.channels;
         let chunk = cfg.chunk();
-        let frames = cfg.latency_samples() + 2 * chunk + 4 * cfg.stft.hop;
+        // Sized for either latency, so a switch never allocates.
+        let frames = Latency::ALL.iter().map(|&l| cfg.with_latency(l).ring_frames()).max();
+        let frames = frames.unwrap_or_else(|| cfg.ring_frames());
+        let max_latency = Latency::ALL.iter().map(|&l| cfg.with_latency(l).latency_samples());
+        let max_latency = max_latency.max().unwrap_or(0).max(cfg.latency_samples());
         let (in_prod, in_cons) = HeapRb::<f32>::new(frames * ch).split();
         let (out_prod, out_cons) = HeapRb::<f32>::new(frames * N_STEMS * ch).split();
         status.latency_samples.store(cfg.latency_samples() as u32, Ordering::Relaxed);
@@ -199,10 +245,16 @@ impl RealtimeEngine {
             worker,
             status,
             mixer: Mixer::new(cfg.sample_rate_hz, settings),
-            dry_delay: DryDelay::new(cfg.latency_samples(), ch),
+            fallback: Fallback::new(cfg.sample_rate_hz),
+            dry_delay: DryDelay::with_capacity(cfg.latency_samples(), max_latency, ch),
             dry: vec![0.0; chunk * ch],
             interleaved: vec![0.0; chunk * ch],
             frames: FrameReader { output: out_cons, frame: vec![0.0; N_STEMS * ch], skip_debt: 0 },
+            switch: LatencySwitch {
+                gain: 1.0,
+                step: 1.0 / (LATENCY_SWITCH_FADE_MS * 0.001 * cfg.sample_rate_hz).max(1.0),
+                pending: None,
+            },
             written: 0,
             flushing: None,
             flush_gen: 0,
@@ -214,9 +266,38 @@ impl RealtimeEngine {
         &self.cfg
     }
 
-    /// Latency in samples (see [`EngineConfig::latency_samples`]).
+    /// Latency in samples (see [`EngineConfig::latency_samples`]); during a latency switch, the
+    /// latency being switched to.
     pub fn latency_samples(&self) -> usize {
-        self.cfg.latency_samples()
+        match self.switch.pending {
+            Some(l) => self.cfg.with_latency(l).latency_samples(),
+            None => self.cfg.latency_samples(),
+        }
+    }
+
+    /// The STFT latency in effect, or being switched to.
+    pub fn latency(&self) -> Latency {
+        self.switch.pending.unwrap_or(self.cfg.stft.latency())
+    }
+
+    /// Switches to `latency` while playing (real-time safe): the output fades out over
+    /// [`LATENCY_SWITCH_FADE_MS`], the dry delay and the worker's STFT change, and it fades
+    /// back in, playing the fallback until the worker's first frames at the new latency.
+    /// Returns the new latency in samples, for the host.
+    pub fn set_latency(&mut self, latency: Latency) -> usize {
+        self.switch.pending = if latency == self.cfg.stft.latency() { None } else { Some(latency) };
+        self.latency_samples()
+    }
+
+    /// Applies a pending latency switch (the output is silent by now).
+    fn apply_latency(&mut self, latency: Latency) {
+        self.cfg = self.cfg.with_latency(latency);
+        self.dry_delay.set_delay(self.cfg.latency_samples());
+        self.status.latency_samples.store(self.cfg.latency_samples() as u32, Ordering::Relaxed);
+        if let Some(w) = &self.worker {
+            w.shared().latency.store(latency as u8, Ordering::Release);
+        }
+        self.begin_flush();
     }
 
     /// Shared status (meters, counters, messages).
@@ -276,8 +357,10 @@ impl RealtimeEngine {
     ///   and no bypass the stem buses sum exactly (up to float rounding) to the main bus;
     /// - silence for every sample without a separated stem frame (the first `latency` samples
     ///   after activation or a restart, an underrun in real-time mode, a pending flush, no
-    ///   worker): the main bus plays the delayed dry signal there, which belongs to no stem;
-    /// - silence for a stem sample that is not finite (a worker bug; the main bus plays dry).
+    ///   worker), reached and left with the fallback's short fades: the main bus plays the
+    ///   delayed dry signal there (at the lowest stem gain), which belongs to no stem;
+    /// - silence (faded) for a stem sample that is not finite (a worker bug; the main bus plays
+    ///   dry).
     ///
     /// Channels: stem bus channel `k` carries the stem's channel `min(k, channels - 1)`, so a
     /// mono engine fills both sides of a stereo stem bus and a mono bus of a stereo engine gets
@@ -298,7 +381,17 @@ impl RealtimeEngine {
         // Chunks of at most `EngineConfig::chunk` samples: take the input, hand it to the worker
         // (or finish a pending flush), then mix one output sample at a time.
         while start < len {
-            let n = (len - start).min(self.cfg.chunk());
+            let mut n = (len - start).min(self.cfg.chunk());
+            if let Some(latency) = self.switch.pending {
+                if self.switch.gain <= 0.0 {
+                    self.switch.pending = None;
+                    self.apply_latency(latency);
+                } else {
+                    // Up to the end of the fade-out, so the switch lands between chunks.
+                    let left = (self.switch.gain / self.switch.step).ceil() as usize;
+                    n = n.min(left.max(1));
+                }
+            }
             self.take_input(channels, start, n, &mut meters);
             self.poll_flush(offline);
             self.feed_worker(n * self.cfg.channels);
@@ -405,26 +498,25 @@ impl RealtimeEngine {
             };
             let have_frame = have_frame && pos >= first_valid;
             let (g, wet, bypass) = self.mixer.next_gains();
+            let switch_gain = self.switch.next_gain();
+            self.fallback.advance(have_frame);
+            let dry_gain = Fallback::dry_gain(&g);
             for c in 0..ch {
                 let dry = self.dry[i * stride + c];
-                let y = if have_frame {
+                let separated = have_frame.then(|| {
                     let mut sum = 0.0;
                     for s in 0..N_STEMS {
                         let v = g[s] * self.frames.frame[s * stride + c];
                         meters.stem_peak[s] = meters.stem_peak[s].max(v.abs());
                         sum += v;
                     }
-                    let mixed = wet * sum + (1.0 - wet) * dry;
-                    let y = bypass * dry + (1.0 - bypass) * mixed;
-                    // Last line of defence: a non-finite stem sample (a worker bug) plays dry.
-                    if y.is_finite() {
-                        y
-                    } else {
-                        dry
-                    }
-                } else {
-                    dry
-                };
+                    sum
+                });
+                let wet_signal = self.fallback.main(c, separated, dry_gain * dry);
+                let mixed = wet * wet_signal + (1.0 - wet) * dry;
+                let y = bypass * dry + (1.0 - bypass) * mixed;
+                // Last line of defence: a non-finite stem sample (a worker bug) plays dry.
+                let y = if y.is_finite() { y } else { dry } * switch_gain;
                 // Gains, dry/wet and bypass < 1 can underflow tiny samples into subnormals
                 // (no FTZ on the host's thread): hosts and validators expect none.
                 let y = flush_subnormal(y);
@@ -434,15 +526,21 @@ impl RealtimeEngine {
             // Per-stem buses: post-fader stem, faded out by bypass, silent without a frame.
             let stem_gain = 1.0 - bypass;
             for (s, bus) in stem_outputs.iter_mut().take(N_STEMS).enumerate() {
-                for (k, out) in bus.iter_mut().enumerate() {
-                    let Some(out) = out.get_mut(start + i) else { continue };
-                    let v = if have_frame {
-                        stem_gain * g[s] * self.frames.frame[s * stride + k.min(stride - 1)]
-                    } else {
-                        0.0
-                    };
-                    *out = sanitize(v);
+                // One value per engine channel (a mono engine fills every bus channel with it).
+                let mut v = [0.0f32; 2];
+                for (c, v) in v.iter_mut().enumerate().take(stride) {
+                    let separated =
+                        have_frame.then(|| stem_gain * g[s] * self.frames.frame[s * stride + c]);
+                    *v = sanitize(self.fallback.bus(s, c, separated) * switch_gain);
                 }
+                for (k, out) in bus.iter_mut().enumerate() {
+                    if let Some(out) = out.get_mut(start + i) {
+                        *out = v[k.min(stride - 1)];
+                    }
+                }
+            }
+            if have_frame {
+                self.fallback.separated_sample_done();
             }
         }
         if self.flushing.is_none() {

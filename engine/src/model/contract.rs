@@ -140,7 +140,7 @@ impl ModelInfo {
 
     /// The STFT at the model's own sample rate.
     pub fn stft(&self) -> StftConfig {
-        StftConfig { n_fft: self.n_fft, hop: self.hop }
+        StftConfig::from_hop(self.hop)
     }
 
     /// The STFT to use at `sample_rate_hz` so that bins keep the model's frequencies
@@ -639,7 +639,7 @@ mod tests {
         assert_eq!(info.name, "tiny-test");
         assert_eq!(info.states, vec![StateInfo { name: "h".into(), shape: vec![2, 2, 513] }]);
         assert_eq!(info.model_stem_index, [0, 1, 2, 3]);
-        assert_eq!(info.stft_for_rate(48000.0), StftConfig { n_fft: 1116, hop: 279 });
+        assert_eq!(info.stft_for_rate(48000.0), StftConfig::from_hop(279));
     }
 
     #[test]

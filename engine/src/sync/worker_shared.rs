@@ -1,5 +1,5 @@
 //! What the audio thread and the worker share besides the rings: stop and flush handshakes,
-//! the requested engine and the shaping options (lock-free), and a progress signal that only
+//! the requested engine, the STFT latency and the shaping options (lock-free), and a progress signal that only
 //! an offline render waits on.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
@@ -7,6 +7,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use crate::dsp::shaping::ShapingSettings;
+use crate::dsp::stft::Latency;
 use crate::sync::shaping::SharedShaping;
 use crate::sync::status::EngineKind;
 
@@ -21,6 +22,9 @@ pub struct WorkerShared {
     pub(crate) flush_ack: AtomicU32,
     /// The [`EngineKind`] the user asked for.
     pub(crate) requested_engine: AtomicU8,
+    /// The STFT latency to run after the next flush (`Latency as u8`), written by the audio
+    /// thread before it requests that flush.
+    pub(crate) latency: AtomicU8,
     /// Sound-shaping options, written by the audio thread.
     pub(crate) shaping: SharedShaping,
     progress: Mutex<u64>,
@@ -28,8 +32,9 @@ pub struct WorkerShared {
 }
 
 impl WorkerShared {
-    pub(crate) fn new(requested: EngineKind) -> Self {
+    pub(crate) fn new(requested: EngineKind, latency: Latency) -> Self {
         WorkerShared {
+            latency: AtomicU8::new(latency as u8),
             stop: AtomicBool::new(false),
             flush_request: AtomicU32::new(0),
             flush_ack: AtomicU32::new(0),

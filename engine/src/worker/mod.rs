@@ -24,7 +24,7 @@ use crate::worker::processor::HopProcessor;
 pub mod offline;
 pub mod priority;
 pub mod processor;
-use crate::dsp::stft::StftConfig;
+use crate::dsp::stft::{Latency, StftConfig};
 use crate::model::NeuralError;
 use crate::sync::notice::EngineNotice;
 
@@ -66,7 +66,7 @@ pub struct WorkerSetup {
 impl Worker {
     /// Starts the worker thread.
     pub fn spawn(setup: WorkerSetup) -> std::io::Result<Worker> {
-        let shared = Arc::new(WorkerShared::new(setup.requested));
+        let shared = Arc::new(WorkerShared::new(setup.requested, setup.stft.latency()));
         let thread_shared = shared.clone();
         // Running from now on, so an offline render waits for the thread's first frames
         // instead of mistaking a thread that has not started yet for a dead one.
@@ -157,7 +157,7 @@ fn note_engine(
 
 fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let status = setup.status.clone();
-    let cfg = setup.stft;
+    let mut cfg = setup.stft;
     let ch = setup.channels;
     let mut classic = ClassicSeparator::new(cfg.bins());
     let mut neural: Option<Box<dyn Separator>> = match setup.neural.take() {
@@ -177,7 +177,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let mut proc = HopProcessor::new(cfg, ch, setup.sample_rate_hz);
     let mut hop_in = vec![0.0f32; cfg.hop * ch];
     let mut hop_out = vec![0.0f32; cfg.hop * N_STEMS * ch];
-    let hop_seconds = cfg.hop as f32 / setup.sample_rate_hz;
+    let mut hop_seconds = cfg.hop as f32 / setup.sample_rate_hz;
     let mut load = 0.0f32;
     let mut max_us = 0u32;
     let mut last_engine = EngineKind::Dry;
@@ -186,6 +186,17 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
         let req = shared.flush_request.load(Ordering::Acquire);
         if req != shared.flush_ack.load(Ordering::Relaxed) {
             setup.input.clear();
+            // A latency change arrives with a flush: the STFT (and so the hop) changes; the
+            // separators see the same bins and only restart.
+            let latency = Latency::from_u8(shared.latency.load(Ordering::Acquire));
+            if latency != cfg.latency() {
+                cfg = cfg.with_latency(latency);
+                proc = HopProcessor::new(cfg, ch, setup.sample_rate_hz);
+                hop_in = vec![0.0f32; cfg.hop * ch];
+                hop_out = vec![0.0f32; cfg.hop * N_STEMS * ch];
+                hop_seconds = cfg.hop as f32 / setup.sample_rate_hz;
+                last_engine = EngineKind::Dry;
+            }
             proc.reset();
             classic.reset();
             if let Some(n) = neural.as_mut() {
