@@ -55,9 +55,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn build_platform(root: &Path, out: &Path, version: &str, p: Platform) -> anyhow::Result<PathBuf> {
-    if p == Platform::WindowsX86_64 {
-        run_cmd(Command::new("rustup").args(["target", "add", p.rust_target()]))?;
-    }
+    p.ensure_rust_target()?;
     let ort_lib = fetch_ort::fetch(p, false)?;
     // The plugin and the CLI, in the platform's own target folder: nice-plug's bundler writes
     // `<target folder>/bundled/`, so the Windows plugin never replaces the Linux one in

@@ -2,6 +2,9 @@
 //! (`fetch_ort`, which adds the wheel facts) and the Windows tests under Wine (`test`).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
 
 /// A platform we build and ship for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,30 @@ impl Platform {
             Platform::LinuxX86_64 => dir.join(profile),
             Platform::WindowsX86_64 => dir.join(WINDOWS_TARGET).join(profile),
         })
+    }
+
+    /// Makes sure Rust's standard library for this platform is installed: nothing to do when
+    /// the toolchain already has it (however it was installed), else `rustup target add`.
+    pub fn ensure_rust_target(self) -> anyhow::Result<()> {
+        let out = Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .context("running rustc --print sysroot")?;
+        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if sysroot.join("lib/rustlib").join(self.rust_target()).join("lib").is_dir() {
+            return Ok(());
+        }
+        let status = Command::new("rustup").args(["target", "add", self.rust_target()]).status();
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => bail!("`rustup target add {}` failed ({s})", self.rust_target()),
+            Err(e) => bail!(
+                "Rust's standard library for {} is not installed and rustup could not be run \
+                 ({e}); install that target for the toolchain in {}",
+                self.rust_target(),
+                sysroot.display()
+            ),
+        }
     }
 
     /// The command-line tool's file name.

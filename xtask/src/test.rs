@@ -87,7 +87,7 @@ fn windows_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
     let target_dir = windows.target_dir(root)?;
     let out = windows.out_dir(root, "debug")?;
     fetch(windows, false)?;
-    run_cmd(Command::new("rustup").args(["target", "add", WINDOWS_TARGET]))?;
+    windows.ensure_rust_target()?;
     let cargo = |args: &[&str]| {
         let mut c = Command::new("cargo");
         c.args(args)
