@@ -17,6 +17,7 @@
 #   OUT=target/eval
 #   KEEP_STEMS=1                     keep the separated stems ($OUT/<engine>/<song>/), ~0.2 GB per engine
 #   DEMIX=path/to/demix              use this binary instead of building the release one
+#   LATENCY=standard                 the streaming STFT's latency (standard or low; `demix separate --latency`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,7 @@ MODEL=${MODEL:-models/demix.onnx}
 MODEL_FP32=${MODEL_FP32:-models/demix_fp32.onnx}
 OUT=${OUT:-target/eval}
 KEEP_STEMS=${KEEP_STEMS:-0}
+LATENCY=${LATENCY:-standard}
 
 log() { echo "eval-valid: $*" >&2; }
 now() { date +%s.%N; }
@@ -71,6 +73,7 @@ for e in $ENGINES; do
     neural-fp32-mask) args=(--engine neural --model "$MODEL_FP32" --no-stereo-refine) ;;
     *) echo "eval-valid: unknown engine $e (baseline, classic, neural, neural-fp32, classic-mask, neural-mask, neural-fp32-mask)" >&2; exit 1 ;;
   esac
+  args+=(--latency "$LATENCY")
   rm -rf "${OUT:?}/$e"
   sep_cmd="$DEMIX separate ${args[*]} -q -o $OUT/$e $OUT/inputs/*.wav"
   eval_cmd="$DEMIX eval --reference $VALID --estimates $OUT/$e --json $OUT/$e.json --csv $OUT/$e.csv"

@@ -3,14 +3,14 @@
 //!
 //! ```text
 //! cargo run --release -p demix-engine --example soak -- --minutes 60 [--paced] \
-//!     [--engine classic|neural] [--block 128] [--rate 44100] [--channels 2] \
+//!     [--engine classic|neural] [--latency standard|low] [--block 128] [--rate 44100] [--channels 2] \
 //!     [--model models/demix.onnx] [--json FILE] [--no-automation] [--progress-minutes 5]
 //! ```
 //! - offline (default): the host's offline render, `process(.., offline = true)` as fast as
 //!   possible (the audio thread waits for the worker, so underruns must stay at zero);
 //! - `--paced`: a simulated real-time audio callback every `block` samples (128 by default)
 //!   that sleeps until each block's deadline; `process(.., offline = false)`. Engine underruns
-//!   (frames the worker did not deliver in time, replaced by the aligned dry signal) and
+//!   (frames the worker did not deliver in time, replaced by the engine's fallback) and
 //!   callback deadline misses (a `process()` call that ended after its block's deadline) are
 //!   counted separately.
 //!
@@ -34,7 +34,7 @@ use demix_engine::audio_thread::mixer::{MixSettings, Mode};
 use demix_engine::audio_thread::realtime::{EngineConfig, RealtimeEngine};
 use demix_engine::dsp::classic::ClassicSeparator;
 use demix_engine::dsp::separator::{Frame, Masks, Separator, SeparatorError};
-use demix_engine::dsp::stft::StftConfig;
+use demix_engine::dsp::stft::{Latency, StftConfig};
 use demix_engine::model::bundle::{locate_ort_library, repo_cache_dir};
 use demix_engine::model::contract::load_model_info;
 use demix_engine::model::neural::NeuralSeparator;
@@ -55,11 +55,13 @@ struct Opts {
     json: Option<PathBuf>,
     automation: bool,
     progress_minutes: f64,
+    latency: Latency,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: soak --minutes N [--paced] [--engine classic|neural] [--block 128] [--rate 44100] \
+        "usage: soak --minutes N [--paced] [--engine classic|neural] [--latency standard|low] \
+         [--block 128] [--rate 44100] \
          [--channels 2] [--model PATH] [--json FILE] [--no-automation] [--progress-minutes M]"
     );
     std::process::exit(2)
@@ -78,6 +80,7 @@ fn parse_opts() -> Opts {
         json: None,
         automation: true,
         progress_minutes: 5.0,
+        latency: Latency::Standard,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -89,6 +92,13 @@ fn parse_opts() -> Opts {
                 o.neural = match val().as_str() {
                     "neural" => true,
                     "classic" => false,
+                    _ => usage(),
+                }
+            }
+            "--latency" => {
+                o.latency = match val().as_str() {
+                    "standard" => Latency::Standard,
+                    "low" => Latency::Low,
                     _ => usage(),
                 }
             }
@@ -453,6 +463,7 @@ fn main() {
         (StftConfig::default_for_rate(sr as f64), "classic".to_string(), f)
     };
 
+    let stft = stft.with_latency(o.latency);
     let cfg = EngineConfig { sample_rate_hz: sr, channels: ch, max_block: o.block, stft };
     let status = Arc::new(EngineStatus::default());
     let mut mix = MixSettings::default();

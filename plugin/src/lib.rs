@@ -112,8 +112,10 @@ pub struct Demix {
     offline: bool,
     /// The engine choice last sent to the worker.
     requested: EngineChoice,
-    /// Latency reported at activation, in samples.
+    /// Latency reported to the host, in samples.
     latency: u32,
+    /// A restart for a new latency was asked of the (CLAP) host since activation.
+    restart_requested: bool,
 }
 
 impl Default for Demix {
@@ -130,6 +132,7 @@ impl Default for Demix {
             offline: false,
             requested: EngineChoice::Neural,
             latency: 0,
+            restart_requested: false,
         }
     }
 }
@@ -249,6 +252,7 @@ impl Plugin for Demix {
         // fallback and bypass are delayed by the same amount, so host delay compensation holds
         // in every mode.
         self.latency = latency;
+        self.restart_requested = false;
         context.set_latency_samples(latency);
         self.shared.active.store(true, Ordering::Relaxed);
         true
@@ -288,14 +292,23 @@ impl Plugin for Demix {
             engine.request_engine(choice.kind());
             self.requested = choice;
         }
-        // A latency change switches while playing (a short fade) and tells the host the new
-        // latency: CLAP hosts restart the plugin for it, VST3 hosts re-read it.
+        // A latency change. CLAP allows a new latency only while the plugin is (re)activated:
+        // ask the host for a restart, and `activate` builds the engine at the new latency.
+        // VST3 hosts may just re-read the latency (JUCE's do), so the engine switches while
+        // playing (a short fade) and the host is told the new value.
         let latency = self.params.latency.value().latency();
         if latency != engine.latency() {
-            let samples = engine.set_latency(latency) as u32;
-            if samples != self.latency {
-                self.latency = samples;
-                context.set_latency_samples(samples);
+            if context.plugin_api() == PluginApi::Clap {
+                if !self.restart_requested {
+                    self.restart_requested = true;
+                    context.request_restart();
+                }
+            } else {
+                let samples = engine.set_latency(latency) as u32;
+                if samples != self.latency {
+                    self.latency = samples;
+                    context.set_latency_samples(samples);
+                }
             }
         }
         let offline = self.offline;

@@ -100,3 +100,14 @@ def test_saved_state_restores_parameters_and_sound(bundle, music):
     z = q.process(music, SR, buffer_size=256, reset=True)
     assert db(z - y, music) < -100
     assert db(y - music, music) > -40, "a vocal gain change left the sound unchanged"
+
+
+def test_low_latency_is_reported_and_compensated_to_a_null(bundle, music):
+    p = pb.load_plugin(bundle)
+    set_choice(p, "latency", "Low")
+    y = p.process(music, SR, buffer_size=128, reset=True)
+    assert p.reported_latency_samples == 384  # hop 128 + one hop of frames + one 128-sample block
+    assert db(y - music, music) < -100
+    set_choice(p, "mode", "Acapella")
+    a = p.process(music, SR, buffer_size=128, reset=True)
+    assert db(a - music, music) > -20, "Low latency Acapella sounds like the input"
