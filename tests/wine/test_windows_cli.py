@@ -2,11 +2,11 @@
 
 Needs the Windows CLI (`cargo build --release -p demix-cli --target x86_64-pc-windows-gnu`, or
 `$DEMIX_WINDOWS_CLI`), the Windows ONNX Runtime (`cargo xtask fetch-ort --target windows`), the
-Linux CLI (`cargo build --release -p demix-cli`, or `$DEMIX_LINUX_CLI`), Debian's `wine64` and
-mingw-w64 (for the test-only `bcryptprimitives.dll` stand-in, see `bcryptprimitives.c`).
-`cargo xtask test` builds them and runs this; by hand, from the repository:
-
-    .venv/bin/python -m pytest -q tests/wine
+Linux CLI (`cargo build --release -p demix-cli`, or `$DEMIX_LINUX_CLI`), Debian's `wine64`, the
+test-only `bcryptprimitives.dll` stand-in (`$DEMIX_WINE_STAND_IN`, built from
+`bcryptprimitives.c`) and the names of the Visual C++ runtime DLLs ONNX Runtime imports
+(`$DEMIX_VC_RUNTIME_DLLS`, comma-separated, from the engine's `VC_RUNTIME_DLLS`).
+`cargo xtask test` builds them, sets the variables and runs this.
 """
 
 import os
@@ -27,8 +27,10 @@ WIN_ORT = ROOT / ".cache/ort/windows-x86_64/onnxruntime.dll"
 MODEL = ROOT / "models/demix.onnx"
 CLIP = ROOT / "demo/demo_mix.flac"
 STEMS = ("vocals", "drums", "bass", "other")
-# The Microsoft C++ runtime ONNX Runtime imports; Wine ships its own copies.
-VC_RUNTIME = ("msvcp140", "msvcp140_1", "vcruntime140", "vcruntime140_1")
+# The Microsoft C++ runtime ONNX Runtime imports (Wine ships its own copies), without ".dll".
+VC_RUNTIME = tuple(
+    Path(name).stem.lower() for name in os.environ.get("DEMIX_VC_RUNTIME_DLLS", "").split(",") if name
+)
 
 
 def need(path: Path) -> Path:
@@ -53,12 +55,9 @@ def install_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("demix-windows")
     for f in (need(WIN_CLI), need(WIN_ORT), need(MODEL)):
         shutil.copy(f, d / f.name)
-    stand_in = d / "bcryptprimitives.dll"
-    subprocess.run(
-        ["x86_64-w64-mingw32-gcc", "-O2", "-shared", "-o", str(stand_in),
-         str(Path(__file__).with_name("bcryptprimitives.c")), "-ladvapi32"],
-        check=True,
-    )
+    stand_in = Path(os.environ.get("DEMIX_WINE_STAND_IN") or "DEMIX_WINE_STAND_IN (unset)")
+    shutil.copy(need(stand_in), d / "bcryptprimitives.dll")
+    assert VC_RUNTIME, "DEMIX_VC_RUNTIME_DLLS unset (see this file's docstring)"
     return d
 
 

@@ -109,10 +109,11 @@ fn windows_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
     run_cmd(cargo(&e2e).arg("--no-run"))?;
     // Wine 8 lacks bcryptprimitives.dll, which Rust binaries import: a test-only stand-in goes
     // beside the test executables (see tests/wine/bcryptprimitives.c).
+    let stand_in = out.join("deps").join("bcryptprimitives.dll");
     run_cmd(
         Command::new("x86_64-w64-mingw32-gcc")
             .args(["-O2", "-shared", "-o"])
-            .arg(out.join("deps").join("bcryptprimitives.dll"))
+            .arg(&stand_in)
             .arg(root.join("tests/wine/bcryptprimitives.c"))
             .arg("-ladvapi32"),
     )?;
@@ -139,6 +140,8 @@ fn windows_under_wine(root: &std::path::Path) -> anyhow::Result<()> {
         Command::new(venv_python())
             .args(["-m", "pytest", "-q", "tests/wine"])
             .env("DEMIX_WINDOWS_CLI", out.join("demix.exe"))
+            .env("DEMIX_WINE_STAND_IN", &stand_in)
+            .env("DEMIX_VC_RUNTIME_DLLS", demix_engine::model::bundle::VC_RUNTIME_DLLS.join(","))
             .env("DEMIX_LINUX_CLI", root.join("target/debug/demix"))
             .env("DEMIX_STRICT_TESTS", "1")
             .current_dir(root),
