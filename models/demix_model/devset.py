@@ -30,14 +30,14 @@ def _read(path):
     return x
 
 
-def separate_all(demix, engine, model, inputs, out):
-    cmd = [demix, "separate", "-o", out, "--engine", engine, *inputs]
+def separate_all(demix, engine, model, inputs, out, latency="standard"):
+    cmd = [demix, "separate", "-o", out, "--engine", engine, "--latency", latency, *inputs]
     if model:
         cmd[2:2] = ["--model", model]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def score(dev, demix, engines, work):
+def score(dev, demix, engines, work, latency="standard"):
     examples = sorted(d for d in os.listdir(dev) if os.path.exists(os.path.join(dev, d, "mixture.wav")))
     if not examples:
         raise SystemExit(f"no <example>/mixture.wav under {dev}")
@@ -59,7 +59,7 @@ def score(dev, demix, engines, work):
                 per[e] = {p: sdr(refs[e][p], mix / 2) for p in PARTS}
         else:
             d = os.path.join(work, label)
-            separate_all(demix, engine, model, inputs, d)
+            separate_all(demix, engine, model, inputs, d, latency)
             for e in examples:
                 st = {s: _read(os.path.join(d, e, s + ".wav")) for s in ("vocals", "drums", "bass", "other")}
                 est = {"vocals": st["vocals"], "accompaniment": st["drums"] + st["bass"] + st["other"]}
@@ -90,6 +90,8 @@ def main(argv=None):
                     help="LABEL=MODEL for the neural engine with that model, or classic / none (repeatable)")
     ap.add_argument("--work", default=None, help="folder for the separated stems (default: a temporary one)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--latency", choices=("standard", "low"), default="standard",
+                    help="the streaming STFT's latency (`demix separate --latency`)")
     a = ap.parse_args(argv)
     engines = {}
     for spec in a.engine or ["neural=models/demix.onnx", "classic", "none"]:
@@ -99,7 +101,7 @@ def main(argv=None):
             label, model = spec.split("=", 1)
             engines[label] = ("neural", model)
     with tempfile.TemporaryDirectory() as tmp:
-        examples, out = score(a.dev, a.demix, engines, a.work or tmp)
+        examples, out = score(a.dev, a.demix, engines, a.work or tmp, a.latency)
     table, summary = report(examples, out)
     print(f"{len(examples)} examples in {a.dev}; MDX SDR in dB, median over examples\n")
     print(table)

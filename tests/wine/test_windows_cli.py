@@ -45,7 +45,8 @@ def wine_env(tmp_path_factory):
     env.pop("DEMIX_ORT_LIB", None)  # the Windows CLI must find its runtime beside itself
     subprocess.run([str(need(WINE).parent / "wineserver"), "-k"], env=env, check=False)
     # Wine's own programs run through the loader (Debian's `wine` wrapper package is optional).
-    subprocess.run([str(WINE), "wineboot", "-i"], env=env, check=True, capture_output=True, timeout=300)
+    boot = subprocess.run([str(WINE), "wineboot", "-i"], env=env, capture_output=True, timeout=300)
+    assert boot.returncode == 0, f"wineboot -i: exit {boot.returncode}\n{boot.stderr.decode(errors='replace')}"
     return env
 
 
