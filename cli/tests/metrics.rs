@@ -7,6 +7,9 @@ use std::process::Command;
 
 use demix_cli::eval::{eval_track, EvalOptions};
 
+mod common;
+use common::tmpdir;
+
 const TOL_DB: f64 = 0.05;
 
 fn fixtures() -> PathBuf {
@@ -76,8 +79,7 @@ fn stereo_four_stems_match_museval() {
 
 #[test]
 fn eval_command_writes_table_json_and_csv() {
-    let dir = std::env::temp_dir().join(format!("demix-eval-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tmpdir("eval");
     // Multi-track layout: <dir>/<track>/<stem>.wav, made of the two fixture tracks.
     let (refs, ests) = (dir.join("ref"), dir.join("est"));
     for name in ["mono_two_stems", "stereo_four_stems"] {
@@ -124,7 +126,8 @@ fn eval_command_writes_table_json_and_csv() {
 /// `demix bench` runs and writes its JSON (tiny run; no timing assertions).
 #[test]
 fn bench_smoke() {
-    let json = std::env::temp_dir().join(format!("demix-bench-{}.json", std::process::id()));
+    let dir = tmpdir("bench");
+    let json = dir.join("bench.json");
     let o = Command::new(env!("CARGO_BIN_EXE_demix"))
         .args([
             "bench",
