@@ -17,7 +17,8 @@
 //! The separator runs in the worker behind a thin timing wrapper (given to the engine as its
 //! separator factory), which records every hop's separator time in a histogram; the engine's
 //! own `worker_max_hop_us` gives the longest full hop (STFT + separator + shaping + inverse
-//! STFT). Both also record the thread's CPU time per call (`CLOCK_THREAD_CPUTIME_ID`): wall time far
+//! STFT). The separator's CPU time per call after warm-up is recorded too
+//! (`CLOCK_THREAD_CPUTIME_ID`), and the audio thread's per `process()` call: wall time far
 //! above CPU time means the thread was preempted, not that the engine worked that long.
 //! Memory is the resident set from `/proc/self/statm`, sampled after a warm-up (the
 //! first minute of audio, or 10 % of a shorter run) and at the end.
@@ -214,9 +215,11 @@ impl Separator for Timed {
         let (t, c) = (Instant::now(), thread_cpu_ns());
         let r = self.inner.process(frame, masks);
         let ns = t.elapsed().as_nanos() as u64;
-        self.cpu.record(thread_cpu_ns().saturating_sub(c));
         self.all.record(ns);
         if self.warm.load(Ordering::Relaxed) {
+            // CPU time after warm-up only, like the steady wall time: ONNX Runtime's first
+            // calls include its own set-up.
+            self.cpu.record(thread_cpu_ns().saturating_sub(c));
             self.steady.record(ns);
         }
         r
