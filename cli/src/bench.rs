@@ -387,6 +387,6 @@ pub fn table(r: &BenchReport) -> String {
     }
     s += "\nworker RTF = median time per hop / hop duration (p99 in the JSON), with stereo refinement; RTF masks = the same \
           without it;\n×STFT = worker / STFT round trip without separator or refinement;\naudio % = RealtimeEngine::process per block / block duration; ×copy = audio / copy-with-gain pass; \
-          underruns = dry-fallback blocks / timed blocks.\n";
+          underruns = fallback blocks (a late stem frame) / timed blocks.\n";
     s
 }
