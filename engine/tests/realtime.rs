@@ -19,11 +19,16 @@ use realfft::num_complex::Complex32;
 static ALLOC: AllocDisabler = AllocDisabler;
 
 fn engine(sr: f32, channels: usize, max_block: usize) -> RealtimeEngine {
+    engine_at(sr, channels, max_block, Latency::Standard)
+}
+
+/// A classic-engine real-time engine at `latency`.
+fn engine_at(sr: f32, channels: usize, max_block: usize, latency: Latency) -> RealtimeEngine {
     let cfg = EngineConfig {
         sample_rate_hz: sr,
         channels,
         max_block,
-        stft: StftConfig::default_for_rate(sr as f64),
+        stft: StftConfig::default_for_rate(sr as f64).with_latency(latency),
     };
     RealtimeEngine::new(
         cfg,
@@ -633,19 +638,7 @@ fn a_late_frame_fades_out_and_back_in_without_a_step() {
 }
 
 fn low_latency_engine(sr: f32, channels: usize, max_block: usize) -> RealtimeEngine {
-    let cfg = EngineConfig {
-        sample_rate_hz: sr,
-        channels,
-        max_block,
-        stft: StftConfig::default_for_rate(sr as f64).with_latency(Latency::Low),
-    };
-    RealtimeEngine::new(
-        cfg,
-        &MixSettings::default(),
-        EngineKind::Classic,
-        None,
-        Arc::new(EngineStatus::default()),
-    )
+    engine_at(sr, channels, max_block, Latency::Low)
 }
 
 #[test]
