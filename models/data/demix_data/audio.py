@@ -275,3 +275,35 @@ def ola_stretch(x: np.ndarray, n_out: int, grain: int = 1764) -> np.ndarray:
         norm[d:d + m] += np.hanning(grain)[:m]
     norm = np.maximum(norm, 1e-3)
     return out / (norm[:, None] if out.ndim == 2 else norm)
+
+
+# Lossy codecs of the round trip: name -> (ffmpeg encoder, muxer, demuxer, bit rates in kbit/s).
+LOSSY_CODECS = {
+    "mp3": ("libmp3lame", "mp3", "mp3", (128, 160, 192, 256, 320)),
+    "aac": ("aac", "adts", "aac", (96, 128, 160, 256)),
+}
+# Largest encoder delay searched for when aligning the decoded audio (AAC primes 1024 samples
+# and ADTS does not record it; LAME's header lets ffmpeg trim MP3's).
+MAX_CODEC_DELAY = 4096
+
+
+def lossy_round_trip(x: np.ndarray, codec: str, kbps: int) -> np.ndarray:
+    """Encode stereo float audio [n, 2] at SR with `codec` (LOSSY_CODECS) and decode it again,
+    aligned to the input (the encoder's delay removed) and of the same length."""
+    encoder, muxer, demuxer, _ = LOSSY_CODECS[codec]
+    ff = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
+    pcm = np.ascontiguousarray(x, dtype="<f4").tobytes()
+    enc = subprocess.run(ff + ["-f", "f32le", "-ar", str(SR), "-ac", "2", "-i", "-",
+                               "-c:a", encoder, "-b:a", f"{kbps}k", "-f", muxer, "-"],
+                         input=pcm, check=True, capture_output=True).stdout
+    dec = subprocess.run(ff + ["-f", demuxer, "-i", "-", "-f", "f32le", "-ar", str(SR), "-ac", "2", "-"],
+                         input=enc, check=True, capture_output=True).stdout
+    y = np.frombuffer(dec, dtype="<f4").reshape(-1, 2).astype(np.float64)
+    # the delay: the lag that best lines the decoded mono sum up with the input's
+    a, b = x.sum(axis=1), y.sum(axis=1)
+    m = min(len(a), len(b) - MAX_CODEC_DELAY, 10 * SR)
+    if m <= SR // 10:
+        raise ValueError(f"{codec} round trip returned {len(y)} samples for {len(x)}")
+    c = signal.correlate(b[: m + MAX_CODEC_DELAY], a[:m], mode="valid", method="fft")
+    lag = int(np.argmax(c))
+    return fit(y[lag:], len(x))

@@ -4,7 +4,8 @@
 Each example has two stems, ``vocals`` and ``accompaniment``: how a recording splits into
 drums, bass and other is unknown, so these train with a two-part loss (vocals; the sum of the
 other three), see demix_model/train.py. The mixture is exactly the sum of the two stems: every
-gain of the mix bus and of the limiter is applied to both.
+gain of the mix bus and of the limiter is applied to both, and when the mixture goes through a
+lossy codec its error is shared out to the stems (``share_codec_error``).
 
     demix-records --out models/.data/records --split train --minutes 40 --jobs 2
     demix-records --out models/.data/records --split dev --minutes 6
@@ -32,7 +33,10 @@ from . import sources as S
 from .midi import RHYTHMS, Note
 
 from demix_model.config import RECORD_STEMS as STEMS2
-GEN_VERSION = 1
+GEN_VERSION = 2
+# Share of examples whose mixture goes through a lossy codec, per split: the development set stays
+# as its published figures were measured (override with --p-lossy).
+P_LOSSY = {"train": 0.3, "dev": 0.0}
 
 SCALES = {
     "major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10),
@@ -277,6 +281,36 @@ def master(vocals: np.ndarray, acc: np.ndarray, rng: np.random.Generator) -> tup
     return vocals, acc, info
 
 
+def share_codec_error(stems: list, decoded: np.ndarray, n_fft: int = 2048) -> list:
+    """Stems that sum exactly to `decoded`, a lossy round trip of their sum: the codec's error
+    is shared out bin by bin in proportion to each stem's magnitude (a stem silent in a bin
+    takes none of it there), so each stem carries the artefacts a codec leaves in it."""
+    err = decoded - sum(stems)
+    kw = dict(fs=A.SR, window="hann", nperseg=n_fft, noverlap=n_fft - n_fft // 4)
+    # weights: a stem's magnitude in the bin, plus a little of its mean over the frame's bins, so
+    # that bins empty in every stem follow the frame's balance instead of an even split
+    mags = [np.abs(signal.stft(s.T, **kw)[2]) for s in stems]  # [channels, bins, frames]
+    weights = [m + 1e-3 * m.mean(axis=1, keepdims=True) for m in mags]
+    total = sum(weights)
+    e = signal.stft(err.T, **kw)[2]
+    out = []
+    for s, w in zip(stems[:-1], weights[:-1]):
+        share = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / len(stems))
+        part = signal.istft(e * share, **kw)[1].T
+        out.append(s + A.fit(part, len(s)))
+    out.append(decoded - sum(out))  # the last stem closes the sum exactly
+    return out
+
+
+def lossy(vocals: np.ndarray, acc: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A lossy round trip (A.LOSSY_CODECS) of the mixture, shared out to both stems."""
+    codec = str(rng.choice(sorted(A.LOSSY_CODECS)))
+    kbps = int(rng.choice(A.LOSSY_CODECS[codec][3]))
+    decoded = A.lossy_round_trip(vocals + acc, codec, kbps)
+    vocals, acc = share_codec_error([vocals, acc], decoded)
+    return vocals, acc, dict(codec=codec, kbps=kbps)
+
+
 # ------------------------------------------------------------------ one example
 def spoken_track(rng: np.random.Generator, n: int, speakers: dict) -> tuple[np.ndarray, list]:
     """Recorded phrases of one speaker as they are (no vocoder), one after another with pauses."""
@@ -296,7 +330,19 @@ def spoken_track(rng: np.random.Generator, n: int, speakers: dict) -> tuple[np.n
     return x, items
 
 
-def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = "sung") -> tuple[dict, dict]:
+def finish(vocals: np.ndarray, acc: np.ndarray, rng: np.random.Generator,
+           p_lossy: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Mastering, then with probability `p_lossy` a lossy round trip (drawn last, so p = 0 leaves
+    the random stream, and so every example, as it was)."""
+    vocals, acc, mastering = master(vocals, acc, rng)
+    mastering["lossy"] = None
+    if p_lossy > 0 and rng.random() < p_lossy:
+        vocals, acc, mastering["lossy"] = lossy(vocals, acc, rng)
+    return vocals, acc, mastering
+
+
+def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = "sung",
+                   p_lossy: float = 0.0) -> tuple[dict, dict]:
     """-> ({stem: float32 [n, 2]}, meta). voice "spoken": the recorded speech as it is (a check
     that scores do not depend on the vocoder), else sung by WORLD."""
     rng = np.random.default_rng(seed_seq)
@@ -305,7 +351,7 @@ def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = 
     if voice == "spoken":
         lead, items = spoken_track(rng, n, S.record_speakers(split))
         vocals, chain = vocal_chain([(lead, "lead")], rng, 0.5)
-        vocals, acc, mastering = master(vocals, acc, rng)
+        vocals, acc, mastering = finish(vocals, acc, rng, p_lossy)
         stems = {"vocals": vocals.astype(np.float32), "accompaniment": acc.astype(np.float32)}
         licences = sorted({acc_info["licence"]} | {it["licence"] for it in items})
         return stems, dict(song_id=ex_id, split=split, kind="record-spoken", generator_version=GEN_VERSION,
@@ -339,7 +385,7 @@ def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = 
         parts.append((y, "harmony"))
         items += it3
     vocals, chain = vocal_chain(parts, rng, beat_s)
-    vocals, acc, mastering = master(vocals, acc, rng)
+    vocals, acc, mastering = finish(vocals, acc, rng, p_lossy)
     stems = {"vocals": vocals.astype(np.float32), "accompaniment": acc.astype(np.float32)}
     licences = sorted({acc_info["licence"]} | {it["licence"] for it in items})
     meta = dict(song_id=ex_id, split=split, kind="record", generator_version=GEN_VERSION, duration_s=dur_s,
@@ -351,17 +397,19 @@ def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = 
 
 # ------------------------------------------------------------------ dataset
 def _job(args):
-    out, split, idx, seed, dur_s, fmt, voice = args
+    out, split, idx, seed, dur_s, fmt, voice, p_lossy = args
     ex_id = f"r{idx:04d}"
     d = os.path.join(out, split, ex_id)
     meta_p = os.path.join(out, ".meta", split, ex_id + ".json")
-    if os.path.exists(meta_p):
+    if os.path.exists(meta_p):  # done before by this generator: kept (resumes a stopped run)
         with open(meta_p) as f:
-            return json.load(f)
+            meta = json.load(f)
+        if meta.get("generator_version") == GEN_VERSION:
+            return meta
     ss = np.random.SeedSequence([seed, idx, 0 if split == "train" else 1])
     for attempt in range(3):
         try:
-            stems, meta = render_example(ex_id, split, ss.spawn(attempt + 1)[-1], dur_s, voice)
+            stems, meta = render_example(ex_id, split, ss.spawn(attempt + 1)[-1], dur_s, voice, p_lossy)
             break
         except (RuntimeError, ValueError) as e:
             last = e
@@ -396,6 +444,8 @@ def main(argv=None):
     ap.add_argument("--fmt", choices=["ogg", "wav"], default=None, help="default: ogg for train, wav for dev")
     ap.add_argument("--voice", choices=["sung", "spoken"], default="sung",
                     help="spoken: the recorded speech without the vocoder (a check set)")
+    ap.add_argument("--p-lossy", type=float, default=None,
+                    help="share of examples through an MP3/AAC round trip (default: P_LOSSY per split)")
     ap.add_argument("--nice", type=int, default=10)
     a = ap.parse_args(argv)
     if a.nice:
@@ -403,7 +453,8 @@ def main(argv=None):
     dur = a.seconds or (24.0 if a.split == "train" else 20.0)
     fmt = a.fmt or ("ogg" if a.split == "train" else "wav")
     count = int(round(a.minutes * 60 / dur))
-    jobs = [(a.out, a.split, i, a.seed, dur, fmt, a.voice) for i in range(count)]
+    p_lossy = P_LOSSY[a.split] if a.p_lossy is None else a.p_lossy
+    jobs = [(a.out, a.split, i, a.seed, dur, fmt, a.voice, p_lossy) for i in range(count)]
     t0 = time.time()
     metas = []
     if a.jobs > 1:
@@ -422,7 +473,7 @@ def main(argv=None):
         for l in m["licences"]:
             lic[l] = lic.get(l, 0) + 1
     with open(man_p, "w") as f:
-        json.dump(dict(kind="records", generator_version=GEN_VERSION, split=a.split, seed=a.seed,
+        json.dump(dict(kind="records", generator_version=GEN_VERSION, split=a.split, seed=a.seed, p_lossy=p_lossy,
                        examples=len(metas), seconds_each=dur, stems=list(STEMS2), licences=lic,
                        packages=sorted({m["accompaniment"]["package"] for m in metas} |
                                        {it["package"] for m in metas for it in m["vocals"]["items"]}),
