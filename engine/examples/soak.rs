@@ -23,12 +23,19 @@
 //! Memory is the resident set from `/proc/self/statm`, sampled after a warm-up (the
 //! first minute of audio, or 10 % of a shorter run) and at the end.
 //!
+//! `--canary` (paced runs) adds a thread that does no audio work: it asks for a real-time
+//! priority above the worker's and wakes every millisecond. When it wakes late by more than
+//! [`CANARY_STALL_MS`], every thread of the process was kept off the CPU at that moment (by the
+//! machine, not by the engine). The summary then says how many late-frame episodes (engine
+//! underruns within 50 ms of each other) overlap such a stall, and lists the slow separator
+//! calls with their CPU time.
+//!
 //! The last line on stdout is a one-line summary starting with `SOAK`; `--json FILE` also
 //! writes the numbers as JSON.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use demix_engine::audio_thread::mixer::{MixSettings, Mode};
@@ -57,13 +64,15 @@ struct Opts {
     automation: bool,
     progress_minutes: f64,
     latency: Latency,
+    canary: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: soak --minutes N [--paced] [--engine classic|neural] [--latency standard|low] \
          [--block 128] [--rate 44100] \
-         [--channels 2] [--model PATH] [--json FILE] [--no-automation] [--progress-minutes M]"
+         [--channels 2] [--model PATH] [--json FILE] [--no-automation] [--progress-minutes M] \
+         [--canary]"
     );
     std::process::exit(2)
 }
@@ -82,6 +91,7 @@ fn parse_opts() -> Opts {
         automation: true,
         progress_minutes: 5.0,
         latency: Latency::Standard,
+        canary: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -110,11 +120,17 @@ fn parse_opts() -> Opts {
             "--json" => o.json = Some(PathBuf::from(val())),
             "--no-automation" => o.automation = false,
             "--progress-minutes" => o.progress_minutes = val().parse().unwrap_or_else(|_| usage()),
+            "--canary" => o.canary = true,
             "-h" | "--help" => usage(),
             _ => usage(),
         }
     }
-    if o.block == 0 || !(1..=2).contains(&o.channels) || o.minutes <= 0.0 || o.rate < 8000.0 {
+    if o.block == 0
+        || !(1..=2).contains(&o.channels)
+        || o.minutes <= 0.0
+        || o.rate < 8000.0
+        || (o.canary && !o.paced)
+    {
         usage();
     }
     o
@@ -205,6 +221,7 @@ struct Timed {
     all: Arc<AtomicHist>,
     steady: Arc<AtomicHist>,
     warm: Arc<AtomicBool>,
+    slow: Arc<SlowCalls>,
 }
 
 impl Separator for Timed {
@@ -219,14 +236,122 @@ impl Separator for Timed {
         if self.warm.load(Ordering::Relaxed) {
             // CPU time after warm-up only, like the steady wall time: ONNX Runtime's first
             // calls include its own set-up.
-            self.cpu.record(thread_cpu_ns().saturating_sub(c));
+            let cpu_ns = thread_cpu_ns().saturating_sub(c);
+            self.cpu.record(cpu_ns);
             self.steady.record(ns);
+            self.slow.note(t, ns, cpu_ns);
         }
         r
     }
     fn reset(&mut self) {
         self.inner.reset();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stalls: slow separator calls and the canary thread
+
+/// A separator call slower than this (wall time) is listed with its CPU time.
+const SLOW_CALL_MS: f64 = 3.0;
+/// A canary wake-up later than this counts as a stall of the whole process.
+const CANARY_STALL_MS: f64 = 2.0;
+/// Engine underruns closer together than this form one episode.
+const EPISODE_GAP_MS: f64 = 50.0;
+/// A stall that ended this long before an episode began can still have caused it (the worker's
+/// slack is about one hop plus one block).
+const EPISODE_LOOKBACK_MS: f64 = 20.0;
+
+/// Slow separator calls after warm-up: (start, wall, CPU) in ms from the run's origin.
+struct SlowCalls {
+    origin: Instant,
+    calls: Mutex<Vec<[f64; 3]>>,
+}
+
+impl SlowCalls {
+    fn note(&self, start: Instant, wall_ns: u64, cpu_ns: u64) {
+        let wall_ms = wall_ns as f64 * 1e-6;
+        if wall_ms > SLOW_CALL_MS {
+            let at_ms = start.duration_since(self.origin).as_secs_f64() * 1e3;
+            if let Ok(mut v) = self.calls.lock() {
+                v.push([at_ms, wall_ms, cpu_ns as f64 * 1e-6]);
+            }
+        }
+    }
+}
+
+/// A thread that only wakes every millisecond at a real-time priority above the worker's.
+struct Canary {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<CanaryReport>,
+}
+
+struct CanaryReport {
+    realtime: bool,
+    wakeups: u64,
+    /// (start, length) of each stall, in ms from the run's origin.
+    stalls: Vec<[f64; 2]>,
+}
+
+impl Canary {
+    fn spawn(origin: Instant) -> Canary {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let realtime = raise_to_fifo(2);
+            let period = Duration::from_millis(1);
+            let (mut wakeups, mut stalls) = (0u64, Vec::new());
+            let mut target = Instant::now() + period;
+            while !flag.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if target > now {
+                    std::thread::sleep(target - now);
+                }
+                let woke = Instant::now();
+                let late_ms = woke.saturating_duration_since(target).as_secs_f64() * 1e3;
+                if late_ms > CANARY_STALL_MS {
+                    stalls.push([target.duration_since(origin).as_secs_f64() * 1e3, late_ms]);
+                }
+                wakeups += 1;
+                target = woke + period;
+            }
+            CanaryReport { realtime, wakeups, stalls }
+        });
+        Canary { stop, handle }
+    }
+
+    fn finish(self) -> CanaryReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or(CanaryReport { realtime: false, wakeups: 0, stalls: vec![] })
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn raise_to_fifo(priority: i32) -> bool {
+    let param = libc::sched_param { sched_priority: priority };
+    // SAFETY: pthread_self() is the calling thread and `param` outlives the call.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_to_fifo(_priority: i32) -> bool {
+    false
+}
+
+/// Groups underrun times (ms) into episodes `[first, last]`.
+fn episodes(underruns_ms: &[f64]) -> Vec<[f64; 2]> {
+    let mut out: Vec<[f64; 2]> = Vec::new();
+    for &t in underruns_ms {
+        match out.last_mut() {
+            Some(e) if t - e[1] <= EPISODE_GAP_MS => e[1] = t,
+            _ => out.push([t, t]),
+        }
+    }
+    out
+}
+
+/// Whether a stall `[start, start + len]` overlaps the episode's window.
+fn stall_explains(episode: [f64; 2], stall: [f64; 2]) -> bool {
+    stall[0] <= episode[1] && stall[0] + stall[1] >= episode[0] - EPISODE_LOOKBACK_MS
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,6 +555,8 @@ fn main() {
     let steady_hist = Arc::new(AtomicHist::new());
     let cpu_hist = Arc::new(AtomicHist::new());
     let warm = Arc::new(AtomicBool::new(false));
+    let origin = Instant::now();
+    let slow = Arc::new(SlowCalls { origin, calls: Mutex::new(Vec::new()) });
 
     // The separator, behind the timing wrapper, as the engine's separator factory.
     let (stft, engine_label, factory): (StftConfig, String, SeparatorFactory) = if o.neural {
@@ -446,14 +573,22 @@ fn main() {
         });
         let model = o.model.clone();
         let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
+        let sl = slow.clone();
         let f: SeparatorFactory = Box::new(move |_cfg, channels| {
             let sep = NeuralSeparator::load(&model, &lib, channels)?;
-            Ok(Box::new(Timed { inner: Box::new(sep), cpu: cp, all: a, steady: s, warm: w })
-                as Box<dyn Separator>)
+            Ok(Box::new(Timed {
+                inner: Box::new(sep),
+                cpu: cp,
+                all: a,
+                steady: s,
+                warm: w,
+                slow: sl,
+            }) as Box<dyn Separator>)
         });
         (info.stft_for_rate(sr as f64), format!("neural ({})", info.describe()), f)
     } else {
         let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
+        let sl = slow.clone();
         let f: SeparatorFactory = Box::new(move |cfg: StftConfig, _channels| {
             Ok(Box::new(Timed {
                 inner: Box::new(ClassicSeparator::new(cfg.bins())),
@@ -461,6 +596,7 @@ fn main() {
                 all: a,
                 steady: s,
                 warm: w,
+                slow: sl,
             }) as Box<dyn Separator>)
         });
         (StftConfig::default_for_rate(sr as f64), "classic".to_string(), f)
@@ -496,6 +632,9 @@ fn main() {
     let automation_every = (10.0 * sr) as u64;
     let reset_every = (300.0 * sr) as u64;
 
+    let canary = o.canary.then(|| Canary::spawn(origin));
+    // Times (ms from the origin) of the blocks that played the fallback, after warm-up.
+    let mut underruns_ms: Vec<f64> = Vec::with_capacity(1 << 16);
     let start = Instant::now();
     let mut done = 0u64;
     let mut k = 0u64;
@@ -545,9 +684,13 @@ fn main() {
                 eng.reset();
                 resets += 1;
             }
+            let before = status.underrun_blocks.load(Ordering::Relaxed);
             let (t, c) = (Instant::now(), thread_cpu_ns());
             eng.process(&mut chans[..ch], &mix, !o.paced);
             let ns = t.elapsed().as_nanos() as u64;
+            if warmed && status.underrun_blocks.load(Ordering::Relaxed) != before {
+                underruns_ms.push(t.duration_since(origin).as_secs_f64() * 1e3);
+            }
             proc_cpu.record(thread_cpu_ns().saturating_sub(c));
             proc_all.record(ns);
             if warmed {
@@ -593,6 +736,34 @@ fn main() {
         }
     }
     let wall = start.elapsed().as_secs_f64();
+    let canary = canary.map(Canary::finish);
+    let slow_calls = slow.calls.lock().map(|v| v.clone()).unwrap_or_default();
+    let episodes = episodes(&underruns_ms);
+    let explained = |e: &[f64; 2]| {
+        canary.as_ref().is_some_and(|c| c.stalls.iter().any(|&s| stall_explains(*e, s)))
+    };
+    let episodes_with_stall = episodes.iter().filter(|e| explained(e)).count();
+    for e in &episodes {
+        let calls: Vec<String> = slow_calls
+            .iter()
+            .filter(|c| c[0] <= e[1] && c[0] + c[1] >= e[0] - EPISODE_LOOKBACK_MS)
+            .map(|c| format!("{:.1} ms wall / {:.1} ms CPU", c[1], c[2]))
+            .collect();
+        let stalls: Vec<String> = canary
+            .iter()
+            .flat_map(|c| c.stalls.iter().filter(|&&s| stall_explains(*e, s)))
+            .map(|s| format!("{:.1} ms", s[1]))
+            .collect();
+        eprintln!(
+            "  late frames {:.3}-{:.3} s: separator calls [{}], canary stalls [{}]",
+            e[0] * 1e-3,
+            e[1] * 1e-3,
+            calls.join(", "),
+            stalls.join(", ")
+        );
+    }
+    let canary_max_ms =
+        canary.as_ref().map_or(0.0, |c| c.stalls.iter().fold(0.0f64, |m, s| m.max(s[1])));
     let rss_end = rss_kib();
     rss_max = rss_max.max(rss_end);
     let sep_all = all_hist.snapshot();
@@ -618,7 +789,8 @@ fn main() {
          sep_p50_us={:.0} sep_p99_us={:.0} sep_max_us={:.0} sep_steady_p99_us={:.0} sep_steady_max_us={:.0} sep_cpu_p99_us={:.0} sep_cpu_max_us={:.0} \
          process_p99_us={:.1} process_max_us={:.1} process_steady_max_us={:.1} process_cpu_p99_us={:.1} process_cpu_max_us={:.1} \
          rss_warm_kib={rss_warm} rss_end_kib={rss_end} rss_max_kib={rss_max} rss_growth_kib={growth} rss_growth_second_half_kib={growth_second_half} \
-         resets={resets} automation_changes={automation_changes} nonfinite_blocks={} separator_faults={} separator_running={running}",
+         resets={resets} automation_changes={automation_changes} nonfinite_blocks={} separator_faults={} separator_running={running} \
+         late_episodes={} late_episodes_with_canary_stall={episodes_with_stall} canary_stalls={} canary_max_stall_ms={canary_max_ms:.1} canary_realtime={} slow_separator_calls={}",
         if o.neural { "neural" } else { "classic" },
         audio_s / 60.0,
         wall,
@@ -641,6 +813,10 @@ fn main() {
         proc_cpu.max_us(),
         status.nonfinite_blocks.load(Ordering::Relaxed),
         status.separator_faults.load(Ordering::Relaxed),
+        episodes.len(),
+        canary.as_ref().map_or(0, |c| c.stalls.len()),
+        canary.as_ref().is_some_and(|c| c.realtime),
+        slow_calls.len(),
     );
     if !running {
         eprintln!(
@@ -686,6 +862,13 @@ fn main() {
             "separator_faults": status.separator_faults.load(Ordering::Relaxed),
             "separator_running": running,
             "message": message,
+            "late_episodes_ms": episodes,
+            "late_episodes_with_canary_stall": episodes_with_stall,
+            "slow_separator_calls_ms": slow_calls,
+            "canary": canary.as_ref().map(|c| serde_json::json!({
+                "realtime": c.realtime, "wakeups": c.wakeups, "stall_ms": CANARY_STALL_MS,
+                "stalls_ms": c.stalls,
+            })),
         });
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
