@@ -157,13 +157,17 @@ def _covered(path: str, allowed: list[str]) -> bool:
     return any(path == a or path.startswith(a.rstrip("/") + "/") for a in allowed)
 
 
-@pytest.mark.parametrize("split,source,voice,sfont", [("train", "mma", "real", "FluidR3_GM"),
-                                                      ("train", "openmsx", "espeak", "Freepats"),
-                                                      ("train", "mma", "sinsy", "OPL3_FM"),
-                                                      ("valid", "mma", "real", None)])
-def test_rendering_reads_only_catalogue_paths(split, source, voice, sfont):
+@pytest.mark.parametrize("split,source,voice,sfont,kit", [("train", "mma", "real", "FluidR3_GM", False),
+                                                          ("train", "openmsx", "espeak", "Freepats", False),
+                                                          ("train", "mma", "sinsy", "OPL3_FM", False),
+                                                          ("train", "mma", "real", "FluidR3_GM", True),
+                                                          ("valid", "mma", "real", None, False)])
+def test_rendering_reads_only_catalogue_paths(split, source, voice, sfont, kit, monkeypatch):
+    from demix_data import song
     from demix_data import vocals as V
     from demix_data.song import render_song
+
+    monkeypatch.setattr(song, "P_SAMPLED_KIT", 1.0 if kit else 0.0)
 
     if not all(shutil.which(t) for t in S.TOOLS):
         pytest.skip("generator programs not installed (run `cargo xtask setup`)")

@@ -4,6 +4,8 @@ recordings, mixed and mastered). Runnable without torch:
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from demix_data import audio as A
@@ -128,3 +130,24 @@ def test_lossy_is_drawn_last_so_a_zero_share_keeps_examples_as_they_were():
     v3, a3, m3 = R.finish(voc, acc, np.random.default_rng(5), 1.0)
     assert m3["lossy"]["codec"] in A.LOSSY_CODECS
     assert np.allclose(v3 + a3, A.lossy_round_trip(v1 + a1, m3["lossy"]["codec"], m3["lossy"]["kbps"]))
+
+
+def test_a_multitrack_recording_is_the_sum_of_its_parts(tmp_path):
+    rng = np.random.default_rng(3)
+    band, guitar = 0.1 * rng.standard_normal((3 * SR, 2)), 0.1 * rng.standard_normal((3 * SR, 2))
+    import soundfile as sf
+    sf.write(tmp_path / "song.wav", band, SR, subtype="FLOAT")
+    sf.write(tmp_path / "guitar.wav", guitar, SR, subtype="FLOAT")
+    item = dict(file=str(tmp_path / "song.wav"), parts=[str(tmp_path / "guitar.wav")])
+    x = R._read_excerpt(item, 1.0, 1.0)
+    assert np.allclose(x[:SR], (band + guitar)[SR:2 * SR], atol=1e-7)
+
+
+def test_muldjord_songs_come_with_their_guitar_and_sectoid_stays_reserved():
+    items = [it for it in S.recording_items("train") if it["package"] == "fretsonfire-songs-muldjord"]
+    assert len(items) == 4, "fretsonfire-songs-muldjord not installed (run `cargo xtask setup`)"
+    for it in items:
+        assert it["parts"] and all(p.endswith("/guitar.ogg") and os.path.exists(p) for p in it["parts"])
+        assert it["licence"].startswith("CC-BY-SA-3.0")
+    assert S.is_reserved("/usr/share/games/fretsonfire/data/songs/sectoid/Feelings/guitar.ogg")
+    assert S.is_reserved("fretsonfire-songs-sectoid")

@@ -46,19 +46,22 @@ SCALES = {
 
 # ------------------------------------------------------------------ material
 def _read_excerpt(item: dict, start_s: float, dur_s: float) -> np.ndarray:
-    """Stereo float64 [n, 2] at 44.1 kHz from a recording (file or "<zip>:<member>")."""
-    path = item["file"]
-    if item.get("member"):
-        with zipfile.ZipFile(path) as z:
-            src = io.BytesIO(z.read(item["member"]))
-    else:
-        src = path
-    with sf.SoundFile(src) as f:
-        sr = f.samplerate
-        f.seek(min(int(start_s * sr), max(0, f.frames - 1)))
-        x = f.read(int(dur_s * sr) + 1, dtype="float64", always_2d=True)
-    x = A.to_stereo(x)[:, :2]
-    return A.resample(x, sr, A.SR)
+    """Stereo float64 [n, 2] at 44.1 kHz from a recording (file or "<zip>:<member>"), summed with
+    its parts (the other tracks of a multitrack, sources.RECORDING_PARTS)."""
+    out = None
+    for path, member in [(item["file"], item.get("member")), *((p, None) for p in item.get("parts", []))]:
+        if member:
+            with zipfile.ZipFile(path) as z:
+                src = io.BytesIO(z.read(member))
+        else:
+            src = path
+        with sf.SoundFile(src) as f:
+            sr = f.samplerate
+            f.seek(min(int(start_s * sr), max(0, f.frames - 1)))
+            x = f.read(int(dur_s * sr) + 1, dtype="float64", always_2d=True)
+        x = A.resample(A.to_stereo(x)[:, :2], sr, A.SR)
+        out = x if out is None else A.fit(out, max(len(out), len(x))) + A.fit(x, max(len(out), len(x)))
+    return out
 
 
 @lru_cache(None)
@@ -86,8 +89,8 @@ def pick_accompaniment(rng: np.random.Generator, split: str, dur_s: float) -> tu
         frames = np.sqrt(np.mean(x[: len(x) // 4410 * 4410].reshape(-1, 4410, 2) ** 2, axis=(1, 2)))
         if np.mean(frames > 10 ** (-40 / 20)) < 0.85:
             continue
-        return x, dict(package=it["package"], file=it["file"], member=it.get("member"), licence=it["licence"],
-                       start_s=round(t0, 2))
+        return x, dict(package=it["package"], file=it["file"], member=it.get("member"), parts=it.get("parts", []),
+                       licence=it["licence"], start_s=round(t0, 2))
     raise RuntimeError(f"no usable accompaniment excerpt found for split {split!r}")
 
 

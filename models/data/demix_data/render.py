@@ -27,7 +27,7 @@ import soundfile as sf
 from . import sources as S
 from .song import STEMS, render_song
 
-GEN_VERSION = 8
+GEN_VERSION = 9
 SPLIT_CODE = {"train": 1, "valid": 2}
 
 

@@ -8,6 +8,7 @@ import mido
 import numpy as np
 
 from . import audio as A
+from . import drumkits as DK
 from . import midi as M
 from . import singing as G
 from . import sources as S
@@ -15,6 +16,9 @@ from . import vocals as V
 from .rcc import read_rcc_file
 
 STEMS = ("vocals", "drums", "bass", "other")
+# Share of train songs whose drum part is played on a sampled kit (drumkits.py) instead of the
+# SoundFont; the valid split never draws, so it renders as before.
+P_SAMPLED_KIT = 0.3
 LEAD_PROGRAMS = [56, 65, 66, 73, 80, 81, 40, 11, 24, 26, 29, 71, 68, 22, 17]
 # programs an accompaniment channel may be remapped to (no bass, no voices, no sound effects)
 OTHER_PROGRAMS = [p for p in range(0, 104) if not (32 <= p <= 39) and p not in M.VOICE_PROGRAMS
@@ -235,13 +239,24 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont
 
     # ---------------- accompaniment stems
     raw = {}
+    kits = DK.installed_kits() if split == "train" else []
+    kit = kits[int(rng.integers(len(kits)))] if kits and rng.random() < P_SAMPLED_KIT else None
     for stem in ("drums", "bass", "other"):
         sfname = sfs[stem]
         sfpath = S.SOUNDFONTS[sfname][0]
         kit_only = S.SOUNDFONTS[sfname][2] == "drums"
+        kit_x, kit_notes = None, None
+        if stem == "drums" and kit:
+            # the kit plays what it has; the SoundFont plays the rest (congas, claves, ...)
+            kit_x, kit_item = DK.render(DK.drum_notes(mid), kit, int(t_off * A.SR) + n + A.SR, rng)
+            kit_notes = set(range(128)) - set(kit_item["notes_left_out"])
+            items[stem].append(kit_item)
+            info["sampled_kit"] = kit
 
-        def keep(ch, prog, note, stem=stem):
+        def keep(ch, prog, note, stem=stem, kit_notes=kit_notes):
             if drop_lead and ch == lead_ch:
+                return False
+            if kit_notes is not None and ch == 9 and note in kit_notes:
                 return False
             return M.group_of(ch, pm.get((ch, prog), prog)) == stem
 
@@ -254,6 +269,8 @@ def _render(song_id, split, rng, min_s, max_s, wd, source, want_voice, soundfont
         fm = M.filter_midi(mid, keep, program_map=_cover(pm, nb, sfpath), drums_to_melodic=kit_only,
                            extra_notes=_cover_track(extra, sfpath))
         x = M.fluidsynth_render(fm, sfpath, wd, stem, int(t_off * A.SR) + n + A.SR)
+        if kit_x is not None:
+            x = x + kit_x
         raw[stem] = crop(x)
         items[stem].append(dict(src_item))
         items[stem].append(_sf_item(sfname))
