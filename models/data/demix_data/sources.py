@@ -282,8 +282,9 @@ RECORDINGS = {
 }
 # Files beside a recording that are parts of it (a multitrack): the accompaniment is their sum.
 RECORDING_PARTS = {"fretsonfire-songs-muldjord": ("guitar.ogg",)}
-# tracks with speech or voice samples in them (an automatic voice detector flagged them)
-RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg")
+# tracks with speech or voice samples in them (an automatic voice detector flagged them), by the
+# end of their path
+RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg", "muldjord/mutilated_mime/song.ogg")
 
 
 @lru_cache(None)
@@ -346,7 +347,7 @@ def recording_items(split: str) -> list[dict]:
         else:
             files = [(f, None) for f in sorted(glob.glob(pattern)) if not f.endswith(".tags")]
         for f, m in files:
-            if os.path.basename(m or f) in RECORDINGS_EXCLUDE:
+            if (m or f).endswith(RECORDINGS_EXCLUDE):
                 continue
             parts = [os.path.join(os.path.dirname(f), p) for p in RECORDING_PARTS.get(pkg, ())]
             items.append(dict(package=pkg, file=f, member=m, parts=parts, licence=file_licence(pkg, m or f)))
