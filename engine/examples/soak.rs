@@ -25,10 +25,12 @@
 //!
 //! `--canary` (paced runs) adds a thread that does no audio work: it asks for a real-time
 //! priority above the worker's and wakes every millisecond. When it wakes late by more than
-//! [`CANARY_STALL_MS`], every thread of the process was kept off the CPU at that moment (by the
-//! machine, not by the engine). The summary then says how many late-frame episodes (engine
+//! [`CANARY_STALL_MS`], the CPU it was on did not run it at that moment (taken by the machine:
+//! the engine's threads rank below it). The summary then says how many late-frame episodes (engine
 //! underruns within 50 ms of each other) overlap such a stall, and lists the slow separator
-//! calls with their CPU time.
+//! calls with their CPU time, page faults and context switches. `--pin-cpu N` keeps every thread
+//! on CPU N, so that the canary shares the worker's CPU (a stall of one virtual CPU of two would
+//! otherwise go unseen by a canary running on the other).
 //!
 //! The last line on stdout is a one-line summary starting with `SOAK`; `--json FILE` also
 //! writes the numbers as JSON.
@@ -65,6 +67,7 @@ struct Opts {
     progress_minutes: f64,
     latency: Latency,
     canary: bool,
+    pin_cpu: Option<usize>,
 }
 
 fn usage() -> ! {
@@ -72,7 +75,7 @@ fn usage() -> ! {
         "usage: soak --minutes N [--paced] [--engine classic|neural] [--latency standard|low] \
          [--block 128] [--rate 44100] \
          [--channels 2] [--model PATH] [--json FILE] [--no-automation] [--progress-minutes M] \
-         [--canary]"
+         [--canary] [--pin-cpu N]"
     );
     std::process::exit(2)
 }
@@ -92,6 +95,7 @@ fn parse_opts() -> Opts {
         progress_minutes: 5.0,
         latency: Latency::Standard,
         canary: false,
+        pin_cpu: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -121,6 +125,7 @@ fn parse_opts() -> Opts {
             "--no-automation" => o.automation = false,
             "--progress-minutes" => o.progress_minutes = val().parse().unwrap_or_else(|_| usage()),
             "--canary" => o.canary = true,
+            "--pin-cpu" => o.pin_cpu = Some(val().parse().unwrap_or_else(|_| usage())),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -229,7 +234,7 @@ impl Separator for Timed {
         self.inner.name()
     }
     fn process(&mut self, frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
-        let (t, c) = (Instant::now(), thread_cpu_ns());
+        let (t, c, u) = (Instant::now(), thread_cpu_ns(), thread_usage());
         let r = self.inner.process(frame, masks);
         let ns = t.elapsed().as_nanos() as u64;
         self.all.record(ns);
@@ -239,7 +244,7 @@ impl Separator for Timed {
             let cpu_ns = thread_cpu_ns().saturating_sub(c);
             self.cpu.record(cpu_ns);
             self.steady.record(ns);
-            self.slow.note(t, ns, cpu_ns);
+            self.slow.note(t, ns, cpu_ns, thread_usage().since(&u));
         }
         r
     }
@@ -261,19 +266,22 @@ const EPISODE_GAP_MS: f64 = 50.0;
 /// slack is about one hop plus one block).
 const EPISODE_LOOKBACK_MS: f64 = 20.0;
 
-/// Slow separator calls after warm-up: (start, wall, CPU) in ms from the run's origin.
+/// Slow separator calls after warm-up: start (ms from the run's origin), wall and CPU time (ms),
+/// then the thread's minor and major page faults and voluntary and involuntary context switches
+/// during the call.
 struct SlowCalls {
     origin: Instant,
-    calls: Mutex<Vec<[f64; 3]>>,
+    calls: Mutex<Vec<[f64; 7]>>,
 }
 
 impl SlowCalls {
-    fn note(&self, start: Instant, wall_ns: u64, cpu_ns: u64) {
+    fn note(&self, start: Instant, wall_ns: u64, cpu_ns: u64, usage: [u64; 4]) {
         let wall_ms = wall_ns as f64 * 1e-6;
         if wall_ms > SLOW_CALL_MS {
             let at_ms = start.duration_since(self.origin).as_secs_f64() * 1e3;
             if let Ok(mut v) = self.calls.lock() {
-                v.push([at_ms, wall_ms, cpu_ns as f64 * 1e-6]);
+                let u = usage.map(|x| x as f64);
+                v.push([at_ms, wall_ms, cpu_ns as f64 * 1e-6, u[0], u[1], u[2], u[3]]);
             }
         }
     }
@@ -536,6 +544,50 @@ fn thread_cpu_ns() -> u64 {
     0
 }
 
+/// The calling thread's page faults and context switches so far (`RUSAGE_THREAD`).
+#[derive(Clone, Copy)]
+struct Usage([u64; 4]);
+
+impl Usage {
+    fn since(&self, before: &Usage) -> [u64; 4] {
+        std::array::from_fn(|i| self.0[i].saturating_sub(before.0[i]))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn thread_usage() -> Usage {
+    // SAFETY: an all-zero rusage is valid, and getrusage only writes the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+        return Usage([0; 4]);
+    }
+    let f = |v: libc::c_long| v.max(0) as u64;
+    Usage([f(ru.ru_minflt), f(ru.ru_majflt), f(ru.ru_nvcsw), f(ru.ru_nivcsw)])
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_usage() -> Usage {
+    Usage([0; 4])
+}
+
+/// Keeps the whole process (every thread started later) on one CPU: with `--canary`, a stall of
+/// that CPU then shows in the canary too.
+#[cfg(target_os = "linux")]
+fn pin_process_to(cpu: usize) -> bool {
+    // SAFETY: the set is zeroed before use and lives across the call.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_process_to(_cpu: usize) -> bool {
+    false
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory
 
@@ -549,6 +601,12 @@ fn rss_kib() -> u64 {
 
 fn main() {
     let o = parse_opts();
+    if let Some(cpu) = o.pin_cpu {
+        if !pin_process_to(cpu) {
+            eprintln!("soak: cannot pin the process to CPU {cpu}");
+            std::process::exit(1);
+        }
+    }
     let sr = o.rate;
     let ch = o.channels;
     let all_hist = Arc::new(AtomicHist::new());
@@ -747,7 +805,12 @@ fn main() {
         let calls: Vec<String> = slow_calls
             .iter()
             .filter(|c| c[0] <= e[1] && c[0] + c[1] >= e[0] - EPISODE_LOOKBACK_MS)
-            .map(|c| format!("{:.1} ms wall / {:.1} ms CPU", c[1], c[2]))
+            .map(|c| {
+                format!(
+                    "{:.1} ms wall / {:.1} ms CPU, faults {}+{} major, switches {}+{} forced",
+                    c[1], c[2], c[3], c[4], c[5], c[6]
+                )
+            })
             .collect();
         let stalls: Vec<String> = canary
             .iter()
@@ -862,6 +925,7 @@ fn main() {
             "separator_faults": status.separator_faults.load(Ordering::Relaxed),
             "separator_running": running,
             "message": message,
+            "pin_cpu": o.pin_cpu,
             "late_episodes_ms": episodes,
             "late_episodes_with_canary_stall": episodes_with_stall,
             "slow_separator_calls_ms": slow_calls,
