@@ -220,13 +220,19 @@ impl Hist {
 // ---------------------------------------------------------------------------------------------
 // Timing wrapper around the real separator (runs on the worker)
 
-struct Timed {
-    inner: Box<dyn Separator>,
+/// Where the timing wrapper records, shared with the main thread.
+#[derive(Clone)]
+struct Probes {
     cpu: Arc<AtomicHist>,
     all: Arc<AtomicHist>,
     steady: Arc<AtomicHist>,
     warm: Arc<AtomicBool>,
     slow: Arc<SlowCalls>,
+}
+
+struct Timed {
+    inner: Box<dyn Separator>,
+    probes: Probes,
 }
 
 impl Separator for Timed {
@@ -237,14 +243,15 @@ impl Separator for Timed {
         let (t, c, u) = (Instant::now(), thread_cpu_ns(), thread_usage());
         let r = self.inner.process(frame, masks);
         let ns = t.elapsed().as_nanos() as u64;
-        self.all.record(ns);
-        if self.warm.load(Ordering::Relaxed) {
+        let p = &self.probes;
+        p.all.record(ns);
+        if p.warm.load(Ordering::Relaxed) {
             // CPU time after warm-up only, like the steady wall time: ONNX Runtime's first
             // calls include its own set-up.
             let cpu_ns = thread_cpu_ns().saturating_sub(c);
-            self.cpu.record(cpu_ns);
-            self.steady.record(ns);
-            self.slow.note(t, ns, cpu_ns, thread_usage().since(&u));
+            p.cpu.record(cpu_ns);
+            p.steady.record(ns);
+            p.slow.note(t, ns, cpu_ns, thread_usage().since(&u));
         }
         r
     }
@@ -357,9 +364,10 @@ fn episodes(underruns_ms: &[f64]) -> Vec<[f64; 2]> {
     out
 }
 
-/// Whether a stall `[start, start + len]` overlaps the episode's window.
-fn stall_explains(episode: [f64; 2], stall: [f64; 2]) -> bool {
-    stall[0] <= episode[1] && stall[0] + stall[1] >= episode[0] - EPISODE_LOOKBACK_MS
+/// Whether an interval `[start, start + len]` (a stall or a slow call) overlaps the episode's
+/// window, which begins [`EPISODE_LOOKBACK_MS`] before its first late frame.
+fn overlaps_episode(episode: [f64; 2], start_ms: f64, len_ms: f64) -> bool {
+    start_ms <= episode[1] && start_ms + len_ms >= episode[0] - EPISODE_LOOKBACK_MS
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,12 +617,14 @@ fn main() {
     }
     let sr = o.rate;
     let ch = o.channels;
-    let all_hist = Arc::new(AtomicHist::new());
-    let steady_hist = Arc::new(AtomicHist::new());
-    let cpu_hist = Arc::new(AtomicHist::new());
-    let warm = Arc::new(AtomicBool::new(false));
     let origin = Instant::now();
-    let slow = Arc::new(SlowCalls { origin, calls: Mutex::new(Vec::new()) });
+    let probes = Probes {
+        cpu: Arc::new(AtomicHist::new()),
+        all: Arc::new(AtomicHist::new()),
+        steady: Arc::new(AtomicHist::new()),
+        warm: Arc::new(AtomicBool::new(false)),
+        slow: Arc::new(SlowCalls { origin, calls: Mutex::new(Vec::new()) }),
+    };
 
     // The separator, behind the timing wrapper, as the engine's separator factory.
     let (stft, engine_label, factory): (StftConfig, String, SeparatorFactory) = if o.neural {
@@ -630,32 +640,17 @@ fn main() {
             std::process::exit(1)
         });
         let model = o.model.clone();
-        let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
-        let sl = slow.clone();
+        let probes = probes.clone();
         let f: SeparatorFactory = Box::new(move |_cfg, channels| {
             let sep = NeuralSeparator::load(&model, &lib, channels)?;
-            Ok(Box::new(Timed {
-                inner: Box::new(sep),
-                cpu: cp,
-                all: a,
-                steady: s,
-                warm: w,
-                slow: sl,
-            }) as Box<dyn Separator>)
+            Ok(Box::new(Timed { inner: Box::new(sep), probes }) as Box<dyn Separator>)
         });
         (info.stft_for_rate(sr as f64), format!("neural ({})", info.describe()), f)
     } else {
-        let (a, s, w, cp) = (all_hist.clone(), steady_hist.clone(), warm.clone(), cpu_hist.clone());
-        let sl = slow.clone();
+        let probes = probes.clone();
         let f: SeparatorFactory = Box::new(move |cfg: StftConfig, _channels| {
-            Ok(Box::new(Timed {
-                inner: Box::new(ClassicSeparator::new(cfg.bins())),
-                cpu: cp,
-                all: a,
-                steady: s,
-                warm: w,
-                slow: sl,
-            }) as Box<dyn Separator>)
+            let inner = Box::new(ClassicSeparator::new(cfg.bins()));
+            Ok(Box::new(Timed { inner, probes }) as Box<dyn Separator>)
         });
         (StftConfig::default_for_rate(sr as f64), "classic".to_string(), f)
     };
@@ -769,7 +764,7 @@ fn main() {
 
         if !warmed && done >= warmup_samples {
             warmed = true;
-            warm.store(true, Ordering::Relaxed);
+            probes.warm.store(true, Ordering::Relaxed);
             rss_warm = rss_kib();
             underrun_blocks_warm = status.underrun_blocks.load(Ordering::Relaxed);
         }
@@ -795,16 +790,16 @@ fn main() {
     }
     let wall = start.elapsed().as_secs_f64();
     let canary = canary.map(Canary::finish);
-    let slow_calls = slow.calls.lock().map(|v| v.clone()).unwrap_or_default();
+    let slow_calls = probes.slow.calls.lock().map(|v| v.clone()).unwrap_or_default();
     let episodes = episodes(&underruns_ms);
     let explained = |e: &[f64; 2]| {
-        canary.as_ref().is_some_and(|c| c.stalls.iter().any(|&s| stall_explains(*e, s)))
+        canary.as_ref().is_some_and(|c| c.stalls.iter().any(|s| overlaps_episode(*e, s[0], s[1])))
     };
     let episodes_with_stall = episodes.iter().filter(|e| explained(e)).count();
     for e in &episodes {
         let calls: Vec<String> = slow_calls
             .iter()
-            .filter(|c| c[0] <= e[1] && c[0] + c[1] >= e[0] - EPISODE_LOOKBACK_MS)
+            .filter(|c| overlaps_episode(*e, c[0], c[1]))
             .map(|c| {
                 format!(
                     "{:.1} ms wall / {:.1} ms CPU, faults {}+{} major, switches {}+{} forced",
@@ -814,7 +809,7 @@ fn main() {
             .collect();
         let stalls: Vec<String> = canary
             .iter()
-            .flat_map(|c| c.stalls.iter().filter(|&&s| stall_explains(*e, s)))
+            .flat_map(|c| c.stalls.iter().filter(|s| overlaps_episode(*e, s[0], s[1])))
             .map(|s| format!("{:.1} ms", s[1]))
             .collect();
         eprintln!(
@@ -829,9 +824,9 @@ fn main() {
         canary.as_ref().map_or(0.0, |c| c.stalls.iter().fold(0.0f64, |m, s| m.max(s[1])));
     let rss_end = rss_kib();
     rss_max = rss_max.max(rss_end);
-    let sep_all = all_hist.snapshot();
-    let sep_steady = steady_hist.snapshot();
-    let sep_cpu = cpu_hist.snapshot();
+    let sep_all = probes.all.snapshot();
+    let sep_steady = probes.steady.snapshot();
+    let sep_cpu = probes.cpu.snapshot();
     let audio_s = done as f64 / sr as f64;
     let underrun_blocks = status.underrun_blocks.load(Ordering::Relaxed);
     let underrun_samples = status.underrun_samples.load(Ordering::Relaxed);
