@@ -18,7 +18,7 @@ pub enum LatencyArg {
     /// The model's native frame rate (29 ms at 44.1 kHz in the plugin).
     #[default]
     Standard,
-    /// Asymmetric windows at half the hop (8.7 ms at 44.1 kHz with 128-sample blocks).
+    /// Asymmetric windows at half the hop (11.6 ms at 44.1 kHz with 128-sample blocks).
     Low,
 }
 

@@ -659,9 +659,13 @@ fn low_latency_nulls_at_every_rate_and_block_size() {
 #[test]
 fn low_latency_reports_at_most_12_ms_and_the_impulse_comes_out_there() {
     let eng = low_latency_engine(44100.0, 2, 128);
-    // analysis delay hop + one hop of frames + one block of slack = 128 + 128 + 128
-    assert_eq!(eng.latency_samples(), 384);
+    // analysis delay hop + one hop of frames + slack of one standard hop = 128 + 128 + 256
+    assert_eq!(eng.latency_samples(), 512);
     assert!(eng.latency_samples() <= 529);
+    // The slack never drops below one standard hop; a larger block is the slack itself.
+    assert_eq!(low_latency_engine(44100.0, 2, 64).latency_samples(), 512);
+    assert_eq!(low_latency_engine(44100.0, 2, 256).latency_samples(), 512);
+    assert_eq!(low_latency_engine(44100.0, 2, 512).latency_samples(), 128 + 128 + 512);
     for sr in [44100.0f32, 48000.0] {
         let mut eng = low_latency_engine(sr, 2, 128);
         let mut x = vec![vec![0.0f32; 8000]; 2];
@@ -702,7 +706,7 @@ fn switching_latency_while_playing_keeps_alignment() {
         eng.process(&mut chans, &settings, true);
         start += n;
     }
-    assert_eq!(latencies.iter().map(|l| l.1).collect::<Vec<_>>(), [1280, 384, 1280]);
+    assert_eq!(latencies.iter().map(|l| l.1).collect::<Vec<_>>(), [1280, 512, 1280]);
     assert!(y.iter().flatten().all(|v| v.is_finite()));
     // Each stretch, from 100 ms after its switch (fades, flush, refill) to its end, nulls
     // against the input at its latency.

@@ -67,7 +67,7 @@ pub enum LatencyChoice {
     #[id = "standard"]
     #[name = "Standard"]
     Standard,
-    /// Asymmetric windows at half the hop (8.7 ms at 44.1 kHz with blocks up to 128), at twice
+    /// Asymmetric windows at half the hop (11.6 ms at 44.1 kHz with blocks up to 256), at twice
     /// the worker's CPU.
     #[id = "low"]
     #[name = "Low"]

@@ -1157,7 +1157,7 @@ fn a_latency_change_asks_the_clap_host_for_a_restart() {
     inst.deactivate();
     inst.activate(sr, 128);
     let low = inst.latency() as usize;
-    assert_eq!(low, 384);
+    assert_eq!(low, 512);
     let out = inst.process(&input, &[128]);
     let null = error_db(&out, &delayed(&input, low), 0..len);
     println!("after the restart: latency {low}, null {null:.1} dB");

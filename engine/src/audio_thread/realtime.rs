@@ -49,10 +49,13 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     /// Slack between the newest input and the oldest output the audio thread needs, in samples:
-    /// one host block (at least one hop), so a block's frames come from hops that the worker
-    /// finished while the previous block played.
+    /// one host block, so a block's frames come from hops that the worker finished while the
+    /// previous block played, and never less than a standard hop (`n_fft / 4`, 5.8 ms at
+    /// 44.1 kHz). At low latency that floor is two of its hops: a single worker call delayed by
+    /// more than one low-latency hop (2.9 ms; the machine taking the CPU away, a slow call)
+    /// would otherwise make the output fall back to dry.
     pub fn slack_samples(&self) -> usize {
-        self.max_block.max(self.stft.hop)
+        self.max_block.max(self.stft.n_fft / 4).max(self.stft.hop)
     }
 
     /// Latency reported to the host, in samples: the STFT's algorithmic delay
