@@ -831,6 +831,7 @@ fn main() {
     let underrun_blocks = status.underrun_blocks.load(Ordering::Relaxed);
     let underrun_samples = status.underrun_samples.load(Ordering::Relaxed);
     let hops = status.hops_processed.load(Ordering::Relaxed);
+    let hops_owed = status.hops_owed.load(Ordering::Relaxed);
     let worker_max_us = status.worker_max_hop_us.load(Ordering::Relaxed);
     let hop_budget_us = stft.hop as f64 / sr as f64 * 1e6;
     // The wrapped separator runs in the engine's neural slot; anything else means it failed.
@@ -841,7 +842,7 @@ fn main() {
     let running = active == EngineKind::Neural && status.worker_running.load(Ordering::Relaxed);
 
     let summary = format!(
-        "SOAK engine={} mode={mode_name} audio_min={:.2} wall_s={:.1} speed={:.1}x rate={sr} ch={ch} block={} hops={hops} \
+        "SOAK engine={} mode={mode_name} audio_min={:.2} wall_s={:.1} speed={:.1}x rate={sr} ch={ch} block={} hops={hops} hops_owed={hops_owed} \
          underrun_blocks={underrun_blocks} underrun_blocks_after_warmup={} underrun_samples={underrun_samples} \
          deadline_misses={deadline_misses} max_callback_late_us={} worker_max_hop_us={worker_max_us} hop_budget_us={:.0} \
          sep_p50_us={:.0} sep_p99_us={:.0} sep_max_us={:.0} sep_steady_p99_us={:.0} sep_steady_max_us={:.0} sep_cpu_p99_us={:.0} sep_cpu_max_us={:.0} \
@@ -896,6 +897,7 @@ fn main() {
             "latency_samples": eng.latency_samples(),
             "stft": { "n_fft": stft.n_fft, "hop": stft.hop },
             "hops_processed": hops,
+            "hops_owed": hops_owed,
             "underrun_blocks": underrun_blocks,
             "underrun_blocks_after_warmup": underrun_blocks - underrun_blocks_warm,
             "underrun_samples": underrun_samples,

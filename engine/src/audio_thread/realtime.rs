@@ -138,6 +138,10 @@ struct FrameReader {
     frame: Vec<f32>,
     /// Frames played dry that the worker has not delivered yet.
     skip_debt: u64,
+    /// Frames taken or owed since the last flush (what [`WorkerShared::frames_due`] publishes).
+    ///
+    /// [`WorkerShared::frames_due`]: crate::sync::worker_shared::WorkerShared
+    due: u64,
 }
 
 impl FrameReader {
@@ -145,12 +149,14 @@ impl FrameReader {
     fn clear(&mut self) {
         self.output.clear();
         self.skip_debt = 0;
+        self.due = 0;
     }
 
     /// Pops the next stem frame into `self.frame`; false (and one more frame of debt) if it is
     /// not ready. With `offline`, waits for `worker` instead.
     fn next(&mut self, offline: Option<(&Worker, &EngineStatus)>) -> bool {
         let frame_len = self.frame.len();
+        self.due += 1;
         // Drop frames that arrived after we already played dry in their place.
         while self.skip_debt > 0 && self.output.occupied_len() >= frame_len {
             self.output.skip(frame_len);
@@ -252,7 +258,12 @@ impl RealtimeEngine {
             dry_delay: DryDelay::with_capacity(cfg.latency_samples(), max_latency, ch),
             dry: vec![0.0; chunk * ch],
             interleaved: vec![0.0; chunk * ch],
-            frames: FrameReader { output: out_cons, frame: vec![0.0; N_STEMS * ch], skip_debt: 0 },
+            frames: FrameReader {
+                output: out_cons,
+                frame: vec![0.0; N_STEMS * ch],
+                skip_debt: 0,
+                due: 0,
+            },
             switch: LatencySwitch {
                 gain: 1.0,
                 step: 1.0 / (LATENCY_SWITCH_FADE_MS * 0.001 * cfg.sample_rate_hz).max(1.0),
@@ -333,6 +344,8 @@ impl RealtimeEngine {
     fn begin_flush(&mut self) {
         if let Some(w) = &self.worker {
             self.flush_gen = self.flush_gen.wrapping_add(1);
+            // Before the request (released with it): the worker's count restarts at the flush.
+            w.shared().frames_due.store(0, Ordering::Relaxed);
             w.shared().flush_request.store(self.flush_gen, Ordering::Release);
             w.wake();
             self.flushing = Some(self.flush_gen);
@@ -548,6 +561,9 @@ impl RealtimeEngine {
         }
         if self.flushing.is_none() {
             self.written += n as u64;
+            if let Some(w) = &self.worker {
+                w.shared().frames_due.store(self.frames.due, Ordering::Relaxed);
+            }
         }
     }
 }

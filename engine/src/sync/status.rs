@@ -58,6 +58,11 @@ pub struct EngineStatus {
     pub separator_faults: AtomicU64,
     /// Hops processed by the worker.
     pub hops_processed: AtomicU64,
+    /// Of those, hops whose frames were already owed (played as fallback) when the worker came
+    /// to them: they ran without the separator (see [`HopProcessor::process_owed_hop`]).
+    ///
+    /// [`HopProcessor::process_owed_hop`]: crate::worker::processor::HopProcessor::process_owed_hop
+    pub hops_owed: AtomicU64,
     /// Worker compute time over audio time of the last hops (1.0 = real time).
     pub worker_load: AtomicF32,
     /// Longest time the worker spent on one hop, in microseconds.

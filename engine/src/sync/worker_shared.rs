@@ -2,7 +2,7 @@
 //! the requested engine, the STFT latency and the shaping options (lock-free), and a progress signal that only
 //! an offline render waits on.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,10 @@ pub struct WorkerShared {
     pub(crate) latency: AtomicU8,
     /// Sound-shaping options, written by the audio thread.
     pub(crate) shaping: SharedShaping,
+    /// Output frames the audio thread has taken from the output ring or played without (owed)
+    /// since the last flush, published once per block and set to zero before a flush is
+    /// requested. A hop whose frames all lie below it arrives too late to be heard.
+    pub(crate) frames_due: AtomicU64,
     progress: Mutex<u64>,
     progress_cv: Condvar,
 }
@@ -40,6 +44,7 @@ impl WorkerShared {
             flush_ack: AtomicU32::new(0),
             requested_engine: AtomicU8::new(requested as u8),
             shaping: SharedShaping::new(&ShapingSettings::default()),
+            frames_due: AtomicU64::new(0),
             progress: Mutex::new(0),
             progress_cv: Condvar::new(),
         }

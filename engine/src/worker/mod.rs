@@ -19,7 +19,7 @@ use crate::stem::N_STEMS;
 use crate::sync::status::{EngineKind, EngineStatus};
 use crate::sync::worker_shared::WorkerShared;
 use crate::worker::priority::{raise_current_thread, ThreadPriority};
-use crate::worker::processor::HopProcessor;
+use crate::worker::processor::{HopProcessor, HopReport};
 
 pub mod offline;
 pub mod priority;
@@ -181,6 +181,8 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let mut load = 0.0f32;
     let mut max_us = 0u32;
     let mut last_engine = EngineKind::Dry;
+    // Output frames pushed since the last flush (compared with `WorkerShared::frames_due`).
+    let mut frames_pushed = 0u64;
 
     while !shared.stop.load(Ordering::Acquire) {
         let req = shared.flush_request.load(Ordering::Acquire);
@@ -198,6 +200,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
                 last_engine = EngineKind::Dry;
             }
             proc.reset();
+            frames_pushed = 0;
             classic.reset();
             if let Some(n) = neural.as_mut() {
                 n.reset();
@@ -228,9 +231,19 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
                 (EngineKind::Neural, Some(n)) => n.as_mut(),
                 _ => &mut classic,
             };
-            let report = proc.process_hop(sep, &hop_in, &mut hop_out);
+            // Every frame of this hop was due before it could be made: the audio thread played
+            // the fallback in its place and will discard it, so the separator is not run.
+            let owed = shared.frames_due.load(Ordering::Relaxed) >= frames_pushed + cfg.hop as u64;
+            let report = if owed {
+                proc.process_owed_hop(sep, &hop_in, &mut hop_out);
+                status.hops_owed.fetch_add(1, Ordering::Relaxed);
+                HopReport::default()
+            } else {
+                proc.process_hop(sep, &hop_in, &mut hop_out)
+            };
             let us = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
             setup.output.push_slice(&hop_out);
+            frames_pushed += cfg.hop as u64;
             if report.separator_fault {
                 status.separator_faults.fetch_add(1, Ordering::Relaxed);
             }

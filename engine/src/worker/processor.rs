@@ -32,6 +32,7 @@ pub struct HopProcessor {
     synths: Vec<Synthesizer>,
     hop_in: Vec<f32>,
     spectrum: Vec<Complex32>,
+    /// The last hop's final masks (after shaping; they sum to one), which an owed hop reuses.
     masks: Vec<Complex32>,
     /// Stem spectra of the current frame, `[stem][channel][bin]`.
     stems_spec: Vec<Complex32>,
@@ -56,7 +57,7 @@ impl HopProcessor {
             synths: (0..N_STEMS * channels).map(|_| Synthesizer::new(cfg, &mut planner)).collect(),
             hop_in: vec![0.0; cfg.hop],
             spectrum: vec![Complex32::new(0.0, 0.0); channels * bins],
-            masks: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
+            masks: vec![NEUTRAL_MASK; N_STEMS * channels * bins],
             stems_spec: vec![Complex32::new(0.0, 0.0); N_STEMS * channels * bins],
             spatial: (channels == 2)
                 .then(|| StereoRefinement::new(N_STEMS, bins, cfg.hop as f32 / sample_rate_hz)),
@@ -83,25 +84,9 @@ impl HopProcessor {
         input: &[f32],
         output: &mut [f32],
     ) -> HopReport {
-        let (h, ch, bins) = (self.cfg.hop, self.channels, self.cfg.bins());
+        let (ch, bins) = (self.channels, self.cfg.bins());
         let mut report = HopReport::default();
-        // Non-finite input samples become zeros, and the separator starts over.
-        let mut nonfinite_input = false;
-        for c in 0..ch {
-            for (t, v) in self.hop_in.iter_mut().enumerate() {
-                let x = input[t * ch + c];
-                *v = if x.is_finite() {
-                    x
-                } else {
-                    nonfinite_input = true;
-                    0.0
-                };
-            }
-            self.analyzers[c].push_hop(&self.hop_in, &mut self.spectrum[c * bins..(c + 1) * bins]);
-        }
-        if nonfinite_input {
-            separator.reset();
-        }
+        self.analyse(separator, input);
         let frame = Frame {
             data: &self.spectrum,
             channels: ch,
@@ -129,18 +114,68 @@ impl HopProcessor {
             }
             project_sum_to_one(&mut Masks { data: &mut self.masks, channels: ch, bins });
         }
-        let per_stem = ch * bins;
-        let stride = N_STEMS * ch;
         match self.spatial.as_mut() {
             Some(w) if sh.stereo_refine && !sh.vocal_coherent_stereo => {
                 w.process(&self.spectrum, &self.masks, &mut self.stems_spec);
             }
-            _ => {
-                for (i, (d, m)) in self.stems_spec.iter_mut().zip(&self.masks).enumerate() {
-                    *d = m * self.spectrum[i % per_stem];
-                }
-            }
+            _ => self.apply_masks(),
         }
+        self.synthesise(output);
+        report
+    }
+
+    /// Processes a hop whose frames will arrive too late to be played: the analysis and
+    /// overlap-add run as usual (later hops overlap this one), but with the previous hop's
+    /// masks instead of a separator call, so a worker that fell behind catches up at the cost
+    /// of the STFT alone. The separator only hears of the hop if its input was not finite.
+    pub fn process_owed_hop(
+        &mut self,
+        separator: &mut dyn Separator,
+        input: &[f32],
+        output: &mut [f32],
+    ) {
+        self.analyse(separator, input);
+        self.apply_masks();
+        self.synthesise(output);
+    }
+
+    /// Analyses one hop of interleaved input into `self.spectrum`. Non-finite samples become
+    /// zeros, and the separator starts over.
+    fn analyse(&mut self, separator: &mut dyn Separator, input: &[f32]) {
+        let (ch, bins) = (self.channels, self.cfg.bins());
+        let mut nonfinite_input = false;
+        for c in 0..ch {
+            for (t, v) in self.hop_in.iter_mut().enumerate() {
+                let x = input[t * ch + c];
+                *v = if x.is_finite() {
+                    x
+                } else {
+                    nonfinite_input = true;
+                    0.0
+                };
+            }
+            self.analyzers[c].push_hop(&self.hop_in, &mut self.spectrum[c * bins..(c + 1) * bins]);
+        }
+        if nonfinite_input {
+            separator.reset();
+        }
+    }
+
+    /// Stem spectra = masks × mixture spectrum.
+    fn apply_masks(&mut self) {
+        let per_stem = self.channels * self.cfg.bins();
+        for (i, (d, m)) in self.stems_spec.iter_mut().zip(&self.masks).enumerate() {
+            *d = m * self.spectrum[i % per_stem];
+        }
+    }
+
+    /// Bass shaping, overlap-add synthesis of every stem into `output`, and the vocal
+    /// post-processing.
+    fn synthesise(&mut self, output: &mut [f32]) {
+        let (h, ch, bins) = (self.cfg.hop, self.channels, self.cfg.bins());
+        let sh = self.shaping;
+        let per_stem = ch * bins;
+        let stride = N_STEMS * ch;
         let hz_per_bin = self.sample_rate_hz / self.cfg.n_fft as f32;
         for s in 0..N_STEMS {
             let spec = &mut self.stems_spec[s * per_stem..(s + 1) * per_stem];
@@ -170,7 +205,6 @@ impl HopProcessor {
                 }
             }
         }
-        report
     }
 
     /// Forgets the stereo refinement's learnt stem positions (the separator changed).
@@ -183,9 +217,14 @@ impl HopProcessor {
     /// Clears the STFT history, overlap buffers and refinement statistics (not the separator).
     pub fn reset(&mut self) {
         self.reset_refinement();
+        self.masks.fill(NEUTRAL_MASK);
         self.analyzers.iter_mut().for_each(Analyzer::reset);
         self.synths.iter_mut().for_each(Synthesizer::reset);
         self.deesser.reset();
         self.gate.reset();
     }
 }
+
+/// A mask that gives each stem an equal share: they sum to one, so an owed hop before the
+/// first separated one still reconstructs the input.
+const NEUTRAL_MASK: Complex32 = Complex32::new(1.0 / N_STEMS as f32, 0.0);
