@@ -153,7 +153,7 @@ impl EngineSetup {
             bail!("the baseline engine is offline only (whole file, non-causal); it has no streaming separator");
         }
         match &self.neural {
-            None => Ok(Box::new(ClassicSeparator::new(cfg))),
+            None => Ok(Box::new(ClassicSeparator::new(cfg.bins()))),
             Some(n) => Ok(Box::new(
                 NeuralSeparator::load(&n.model, &n.ort_lib, channels)
                     .map_err(|e| anyhow!("{e}"))?,

@@ -649,7 +649,7 @@ fn main() {
     } else {
         let probes = probes.clone();
         let f: SeparatorFactory = Box::new(move |cfg: StftConfig, _channels| {
-            let inner = Box::new(ClassicSeparator::new(cfg));
+            let inner = Box::new(ClassicSeparator::new(cfg.bins()));
             Ok(Box::new(Timed { inner, probes }) as Box<dyn Separator>)
         });
         (StftConfig::default_for_rate(sr as f64), "classic".to_string(), f)

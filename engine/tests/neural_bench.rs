@@ -110,7 +110,7 @@ fn worker_rtf_int8_fp32_classic() {
         "separator / measure", "mean µs", "p50 µs", "p99 µs", "RTF", "vs classic"
     );
 
-    let mut classic = ClassicSeparator::new(StftConfig::DEFAULT_44K);
+    let mut classic = ClassicSeparator::new(StftConfig::DEFAULT_44K.bins());
     let c = bench_full_hop(&mut classic, &input, n_hops);
     let row = |name: &str, s: &Stats, base: f64| {
         println!(

@@ -3,8 +3,7 @@
 //!
 //! Per bin of each frame it splits the energy into
 //! - drums: percussive share from causal median filtering (median across frequency in the
-//!   current frame vs. median over the same bin's frames of the last [`HARMONIC_FRAMES`]
-//!   standard hops, ~52 ms, at either latency),
+//!   current frame vs. median over the last [`HARMONIC_FRAMES`] frames of the same bin),
 //! - bass: the harmonic share below ~150 Hz, fading out by 300 Hz,
 //! - vocals: the harmonic, centre-panned share (left/right similarity) in the voice band,
 //! - other: the rest,
@@ -14,11 +13,9 @@
 use realfft::num_complex::Complex32;
 
 use crate::dsp::separator::{Frame, Masks, Separator, SeparatorError};
-use crate::dsp::stft::StftConfig;
 use crate::stem::Stem;
 
-/// Span of the causal harmonic (time) median in standard hops (`n_fft / 4`): 9 frames at
-/// Standard latency, 18 at Low, so the median covers the same time (52 ms at 44.1 kHz).
+/// Frames of history in the causal harmonic (time) median.
 pub const HARMONIC_FRAMES: usize = 9;
 /// Width of the percussive (frequency) median in Hz.
 const PERCUSSIVE_MEDIAN_HZ: f32 = 700.0;
@@ -34,8 +31,6 @@ const CENTRE_EXPONENT: i32 = 4;
 /// Causal HPSS + centre-channel separator.
 pub struct ClassicSeparator {
     bins: usize,
-    /// Frames in the harmonic median at this STFT's hop.
-    harmonic_frames: usize,
     history: Vec<f32>,
     history_pos: usize,
     mag: Vec<f32>,
@@ -43,17 +38,14 @@ pub struct ClassicSeparator {
 }
 
 impl ClassicSeparator {
-    /// Creates a separator for frames of `stft`.
-    pub fn new(stft: StftConfig) -> Self {
-        let bins = stft.bins();
-        let harmonic_frames = (HARMONIC_FRAMES * (stft.n_fft / 4) / stft.hop.max(1)).max(1);
+    /// Creates a separator for frames of `bins` bins.
+    pub fn new(bins: usize) -> Self {
         ClassicSeparator {
             bins,
-            harmonic_frames,
-            history: vec![0.0; harmonic_frames * bins],
+            history: vec![0.0; HARMONIC_FRAMES * bins],
             history_pos: 0,
             mag: vec![0.0; bins],
-            scratch: Vec::with_capacity(harmonic_frames.max(512)),
+            scratch: Vec::with_capacity(HARMONIC_FRAMES.max(512)),
         }
     }
 }
@@ -86,14 +78,14 @@ impl Separator for ClassicSeparator {
         }
         let row = self.history_pos * self.bins;
         self.history[row..row + bins].copy_from_slice(&self.mag[..bins]);
-        self.history_pos = (self.history_pos + 1) % self.harmonic_frames;
+        self.history_pos = (self.history_pos + 1) % HARMONIC_FRAMES;
 
         let hz_per_bin = frame.sample_rate_hz / frame.n_fft as f32;
         let half = ((PERCUSSIVE_MEDIAN_HZ / hz_per_bin / 2.0).round() as usize).max(1);
         let per_stem = ch * frame.bins;
         for k in 0..bins {
             self.scratch.clear();
-            for t in 0..self.harmonic_frames {
+            for t in 0..HARMONIC_FRAMES {
                 self.scratch.push(self.history[t * self.bins + k]);
             }
             let h = median(&mut self.scratch);
@@ -166,7 +158,7 @@ mod tests {
     #[test]
     fn masks_sum_to_one_and_are_in_range() {
         let bins = 513;
-        let mut sep = ClassicSeparator::new(StftConfig::DEFAULT_44K);
+        let mut sep = ClassicSeparator::new(bins);
         let mut masks = vec![Complex32::new(0.0, 0.0); N_STEMS * 2 * bins];
         for t in 0..20 {
             let data: Vec<Complex32> = (0..2 * bins)
@@ -187,39 +179,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// Samples from the onset of a steady, flat spectrum until the classic separator stops
-    /// calling it drums (drums mask ≤ 0.5 in a mid bin).
-    fn samples_until_harmonic(stft: StftConfig) -> usize {
-        let bins = stft.bins();
-        let mut sep = ClassicSeparator::new(stft);
-        let mut masks = vec![Complex32::new(0.0, 0.0); N_STEMS * bins];
-        let data = vec![Complex32::new(1.0, 0.0); bins];
-        for n in 1..100 {
-            let frame = Frame {
-                data: &data,
-                channels: 1,
-                bins,
-                sample_rate_hz: 44100.0,
-                n_fft: stft.n_fft,
-            };
-            sep.process(&frame, &mut Masks { data: &mut masks, channels: 1, bins }).unwrap();
-            if masks[Stem::Drums.index() * bins + bins / 2].re <= 0.5 {
-                return n * stft.hop;
-            }
-        }
-        panic!("never harmonic");
-    }
-
-    #[test]
-    fn the_harmonic_median_spans_the_same_time_at_either_latency() {
-        let standard = StftConfig::DEFAULT_44K;
-        let low = standard.with_latency(crate::dsp::stft::Latency::Low);
-        let (s, l) = (samples_until_harmonic(standard), samples_until_harmonic(low));
-        // Half of the 9-frame median: the 5th frame at hop 256; the 9th of 18 at hop 128.
-        assert_eq!(s, 5 * 256);
-        assert_eq!(l, 9 * 128);
-        assert!(s.abs_diff(l) < standard.hop, "standard {s}, low {l} samples");
     }
 }

@@ -159,7 +159,7 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
     let status = setup.status.clone();
     let mut cfg = setup.stft;
     let ch = setup.channels;
-    let mut classic = ClassicSeparator::new(cfg);
+    let mut classic = ClassicSeparator::new(cfg.bins());
     let mut neural: Option<Box<dyn Separator>> = match setup.neural.take() {
         Some(factory) => match factory(cfg, ch) {
             Ok(sep) => {
@@ -194,7 +194,6 @@ fn work(setup: &mut WorkerSetup, shared: &WorkerShared) {
             if latency != cfg.latency() {
                 cfg = cfg.with_latency(latency);
                 proc = HopProcessor::new(cfg, ch, setup.sample_rate_hz);
-                classic = ClassicSeparator::new(cfg);
                 hop_in = vec![0.0f32; cfg.hop * ch];
                 hop_out = vec![0.0f32; cfg.hop * N_STEMS * ch];
                 hop_seconds = cfg.hop as f32 / setup.sample_rate_hz;

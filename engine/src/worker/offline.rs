@@ -70,7 +70,7 @@ mod tests {
             .map(|c| (0..len).map(|i| ((i * (c + 3)) as f32 * 0.01).sin() * 0.5).collect())
             .collect();
         let cfg = StftConfig::DEFAULT_44K;
-        let mut sep = ClassicSeparator::new(cfg);
+        let mut sep = ClassicSeparator::new(cfg.bins());
         let stems = separate(&x, 44100.0, cfg, &mut sep, &ShapingSettings::default(), |_| {});
         let mut err = 0.0f64;
         let mut sig = 0.0f64;
