@@ -55,26 +55,22 @@ impl Stem {
 }
 
 /// [`Stem::name`] of every stem, in index order.
-pub const STEM_NAMES: [&str; N_STEMS] = {
-    let mut out = [""; N_STEMS];
-    let mut i = 0;
-    while i < N_STEMS {
-        out[i] = Stem::ALL[i].name();
-        i += 1;
-    }
-    out
-};
+pub const STEM_NAMES: [&str; N_STEMS] = stem_strings(false);
 
 /// [`Stem::label`] of every stem, in index order.
-pub const STEM_LABELS: [&str; N_STEMS] = {
+pub const STEM_LABELS: [&str; N_STEMS] = stem_strings(true);
+
+/// Every stem's [`Stem::label`] (`capitalised`) or [`Stem::name`], in index order (a const
+/// context cannot call through a function pointer, hence the flag).
+const fn stem_strings(capitalised: bool) -> [&'static str; N_STEMS] {
     let mut out = [""; N_STEMS];
     let mut i = 0;
     while i < N_STEMS {
-        out[i] = Stem::ALL[i].label();
+        out[i] = if capitalised { Stem::ALL[i].label() } else { Stem::ALL[i].name() };
         i += 1;
     }
     out
-};
+}
 
 #[cfg(test)]
 mod tests {
@@ -87,6 +83,7 @@ mod tests {
             assert_eq!(Stem::from_name(&s.label().to_uppercase()), Some(s));
         }
         assert_eq!(STEM_NAMES, ["vocals", "drums", "bass", "other"]);
+        assert_eq!(STEM_LABELS, ["Vocals", "Drums", "Bass", "Other"]);
         assert_eq!(Stem::from_name("guitar"), None);
     }
 }
