@@ -55,7 +55,8 @@ impl EngineConfig {
     /// more than one low-latency hop (2.9 ms; the machine taking the CPU away, a slow call)
     /// would otherwise make the output fall back to dry.
     pub fn slack_samples(&self) -> usize {
-        self.max_block.max(self.stft.n_fft / 4).max(self.stft.hop)
+        // `hop <= n_fft / 4` at either latency.
+        self.max_block.max(self.stft.n_fft / 4)
     }
 
     /// Latency reported to the host, in samples: the STFT's algorithmic delay
@@ -138,10 +139,6 @@ struct FrameReader {
     frame: Vec<f32>,
     /// Frames played dry that the worker has not delivered yet.
     skip_debt: u64,
-    /// Frames taken or owed since the last flush (what [`WorkerShared::frames_due`] publishes).
-    ///
-    /// [`WorkerShared::frames_due`]: crate::sync::worker_shared::WorkerShared
-    due: u64,
 }
 
 impl FrameReader {
@@ -149,14 +146,12 @@ impl FrameReader {
     fn clear(&mut self) {
         self.output.clear();
         self.skip_debt = 0;
-        self.due = 0;
     }
 
     /// Pops the next stem frame into `self.frame`; false (and one more frame of debt) if it is
     /// not ready. With `offline`, waits for `worker` instead.
     fn next(&mut self, offline: Option<(&Worker, &EngineStatus)>) -> bool {
         let frame_len = self.frame.len();
-        self.due += 1;
         // Drop frames that arrived after we already played dry in their place.
         while self.skip_debt > 0 && self.output.occupied_len() >= frame_len {
             self.output.skip(frame_len);
@@ -258,12 +253,7 @@ impl RealtimeEngine {
             dry_delay: DryDelay::with_capacity(cfg.latency_samples(), max_latency, ch),
             dry: vec![0.0; chunk * ch],
             interleaved: vec![0.0; chunk * ch],
-            frames: FrameReader {
-                output: out_cons,
-                frame: vec![0.0; N_STEMS * ch],
-                skip_debt: 0,
-                due: 0,
-            },
+            frames: FrameReader { output: out_cons, frame: vec![0.0; N_STEMS * ch], skip_debt: 0 },
             switch: LatencySwitch {
                 gain: 1.0,
                 step: 1.0 / (LATENCY_SWITCH_FADE_MS * 0.001 * cfg.sample_rate_hz).max(1.0),
@@ -562,7 +552,9 @@ impl RealtimeEngine {
         if self.flushing.is_none() {
             self.written += n as u64;
             if let Some(w) = &self.worker {
-                w.shared().frames_due.store(self.frames.due, Ordering::Relaxed);
+                // Every position past the read lag took a frame or owed one.
+                let due = self.written.saturating_sub(lag);
+                w.shared().frames_due.store(due, Ordering::Relaxed);
             }
         }
     }
