@@ -117,9 +117,27 @@ def test_render_pipeline_writes_exact_sums(tmp_path):
         assert sf.info(str(d / "mixture.wav")).samplerate == 44100
         _check_items(info)
         assert info["duration_s"] > 0
+        assert info["voices"] == R.voices_available()
+    assert man["voices"] == R.voices_available()
     assert (tmp_path / "summary.csv").exists()
     with open(tmp_path / "manifest.json") as f:
         assert json.load(f)["songs"]
+
+
+def test_render_refuses_to_drop_a_voice_silently(tmp_path, monkeypatch, capsys):
+    """Without pysinsy every song would draw among fewer vocal kinds: other songs than a full
+    render, the validation split included. The CLI says so instead of rendering them."""
+    from demix_data import render as R
+
+    monkeypatch.setattr(R.V, "sinsy_available", lambda: False)
+    with pytest.raises(SystemExit) as e:
+        R.main(["--out", str(tmp_path), "--minutes-train", "0", "--minutes-valid", "0", "--nice", "0"])
+    assert "pysinsy" in str(e.value) and "--allow-missing-voices" in str(e.value)
+    assert not os.listdir(tmp_path)
+    R.main(["--out", str(tmp_path), "--minutes-train", "0", "--minutes-valid", "0", "--nice", "0",
+            "--allow-missing-voices"])
+    with open(tmp_path / "manifest.json") as f:
+        assert json.load(f)["voices"]["sinsy"] is False
 
 
 @pytest.mark.optional

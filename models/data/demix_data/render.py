@@ -24,11 +24,20 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import soundfile as sf
 
+from . import singing as G
 from . import sources as S
+from . import vocals as V
 from .song import STEMS, render_song
 
 GEN_VERSION = 9
 SPLIT_CODE = {"train": 1, "valid": 2}
+
+
+def voices_available() -> dict:
+    """Which optional singing synthesizers this environment has. A song draws its vocal kind
+    among the available ones, so a render without one differs song by song from a render with
+    it: the state is part of every song's metadata and of the manifest."""
+    return {"sinsy": V.sinsy_available(), "sung": G.available()}
 
 
 def song_dir(out, split, sid):
@@ -44,11 +53,13 @@ def _job(args):
     sid = f"{split}_{i:04d}"
     mp = meta_path(out, split, sid)
     d = song_dir(out, split, sid)
+    voices = voices_available()
     if os.path.exists(mp):
         with open(mp) as f:
             info = json.load(f)
         if info.get("gen_version") == GEN_VERSION and info.get("seed") == seed and \
                 info.get("min_s") == min_s and info.get("max_s") == max_s and \
+                info.get("voices") == voices and \
                 all(os.path.exists(os.path.join(d, s + ".wav")) for s in STEMS + ("mixture",)):
             return info
     for attempt in range(8):
@@ -66,7 +77,7 @@ def _job(args):
         sf.write(os.path.join(d, s + ".wav"), stems[s], 44100, subtype="FLOAT")
     sf.write(os.path.join(d, "mixture.wav"), mix.astype(np.float32), 44100, subtype="FLOAT")
     info.update(gen_version=GEN_VERSION, seed=seed, attempt=attempt, min_s=min_s, max_s=max_s,
-                path=f"{split}/{sid}")
+                voices=voices, path=f"{split}/{sid}")
     os.makedirs(os.path.dirname(mp), exist_ok=True)
     with open(mp, "w") as f:
         json.dump(info, f, indent=1, default=float)
@@ -113,6 +124,7 @@ def write_manifest(out, songs, args):
         generator="demix_data.render", gen_version=GEN_VERSION, seed=args.seed,
         args=dict(minutes_train=args.minutes_train, minutes_valid=args.minutes_valid,
                   min_seconds=args.min_seconds, max_seconds=args.max_seconds),
+        voices=voices_available(),
         sample_rate=44100, stems=list(STEMS), format="wav float32 stereo; mixture = sum of stems",
         splits={sp: dict(songs=sum(1 for s in songs if s["split"] == sp),
                          minutes=round(sum(s["duration_s"] for s in songs if s["split"] == sp) / 60, 3),
@@ -147,7 +159,15 @@ def main(argv=None):
     ap.add_argument("--min-seconds", type=float, default=20)
     ap.add_argument("--max-seconds", type=float, default=60)
     ap.add_argument("--nice", type=int, default=10)
+    ap.add_argument("--allow-missing-voices", action="store_true",
+                    help="render even if pysinsy or pyworld is missing (the songs then differ from "
+                         "a full render, the validation split included)")
     args = ap.parse_args(argv)
+    missing = [k for k, ok in voices_available().items() if not ok]
+    if missing and not args.allow_missing_voices:
+        sys.exit(f"demix-render: singing synthesizer(s) missing: {', '.join(missing)} "
+                 "(sinsy: pysinsy, sung: pyworld). Run `bash models/data/setup.sh`, or pass "
+                 "--allow-missing-voices to render without them (other songs than a full render).")
     if args.nice:
         os.nice(args.nice)
     t0 = time.time()
