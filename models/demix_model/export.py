@@ -3,7 +3,6 @@
   demix-export --ckpt models/.runs/<name>/best.pt      # -> demix_fp32.onnx, demix.onnx, fixtures
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -12,16 +11,10 @@ import numpy as np
 
 from .config import (SAMPLE_RATE, N_FFT, HOP, BINS, STEMS, CONTRACT_VERSION, model_name,
                      ModelConfig)
+from .data import manifest_sha256
 
 MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_MANIFEST = os.path.join(MODELS_DIR, ".data", "songs", "manifest.json")
-
-
-def manifest_sha256(path):
-    if path and os.path.exists(path):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    return hashlib.sha256(b"").hexdigest()  # no manifest: hash of nothing (untrained / ad hoc)
 
 
 def metadata(manifest_sha, quantization, name):
@@ -281,18 +274,29 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default=None, help="training checkpoint (default: untrained, seed 0)")
     ap.add_argument("--out-dir", default=MODELS_DIR)
-    ap.add_argument("--manifest", default=DEFAULT_MANIFEST)
+    ap.add_argument("--manifest", default=None,
+                    help="the data manifest the metadata names (sha256 of its bytes); a release "
+                         "names models/training-manifest.json. Default: the checkpoint's, else "
+                         f"{os.path.relpath(DEFAULT_MANIFEST, MODELS_DIR)}")
     ap.add_argument("--songs", default=os.path.join(MODELS_DIR, ".data", "songs"))
     ap.add_argument("--quant", default="weights", choices=list(QUANT_NAMES),
                     help="weights: int8 weights, fp32 activations (default; ~fp32 quality); "
                          "dynamic: int8 weights and run-time int8 activations; qdq: static QDQ")
     ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--name", default=None,
+                    help="`demix.name` (shown in the GUI, titles the model card); default: the "
+                         "layout's name (config.model_name)")
     a = ap.parse_args(argv)
+    if a.manifest and not os.path.isfile(a.manifest):
+        ap.error(f"--manifest {a.manifest}: no such file")
     net, st = load_net(a.ckpt)
-    sha = st.get("manifest_sha256") or manifest_sha256(a.manifest)
+    sha = manifest_sha256(a.manifest) if a.manifest else \
+        st.get("manifest_sha256") or manifest_sha256(DEFAULT_MANIFEST)
+    os.makedirs(a.out_dir, exist_ok=True)
     fp32 = os.path.join(a.out_dir, "demix_fp32.onnx")
     int8 = os.path.join(a.out_dir, "demix.onnx")
-    export_fp32(net, fp32, metadata(sha, "fp32", model_name(net.cfg)))
+    name = a.name or model_name(net.cfg)
+    export_fp32(net, fp32, metadata(sha, "fp32", name))
     calib = None
     if a.quant == "qdq":
         audio, _ = fixture_audio(a.songs)
@@ -302,7 +306,7 @@ def main(argv=None):
         for s in spec:
             calib.append({"spec": s, **{k: v.copy() for k, v in stp.state.items()}})
             stp(s)
-    quantize_int8(fp32, int8, metadata(sha, QUANT_NAMES[a.quant], model_name(net.cfg)),
+    quantize_int8(fp32, int8, metadata(sha, QUANT_NAMES[a.quant], name),
                   mode=a.quant, calib=calib)
     audio, src = fixture_audio(a.songs)
     spec = reference_input(a.frames, audio)
