@@ -149,6 +149,27 @@ def test_export_parity(tmp_path, cfg, max_nodes):
     assert raw.size == 8 * 2 * 2 * BINS * (1 + 2 * len(STEMS))
 
 
+def test_export_cli_names_the_release_and_its_manifest(tmp_path):
+    """`demix-export --name --manifest`: both files carry the release's name and the sha256 of
+    the manifest given; the output folder is created; a missing manifest is an error."""
+    pytest.importorskip("onnxruntime")
+    import hashlib
+    import onnx
+    from demix_model.export import main
+    man = tmp_path / "training-manifest.json"
+    man.write_text('{"songs": []}')
+    out = tmp_path / "new" / "dir"
+    main(["--out-dir", str(out), "--name", "msnet-lite-test", "--manifest", str(man),
+          "--songs", str(tmp_path / "no-songs")])
+    for f in ("demix_fp32.onnx", "demix.onnx"):
+        meta = {p.key: p.value for p in onnx.load(str(out / f)).metadata_props}
+        assert meta["demix.name"] == "msnet-lite-test"
+        assert meta["demix.data_manifest_sha256"] == hashlib.sha256(man.read_bytes()).hexdigest()
+    assert (out / "fixtures" / "reference.json").exists()
+    with pytest.raises(SystemExit):
+        main(["--out-dir", str(out), "--manifest", str(tmp_path / "missing.json")])
+
+
 @pytest.mark.parametrize("cfg", [GROUPED, STEREO], ids=["grouped", "stereo"])
 def test_weight_only_int8(tmp_path, cfg):
     """Every MatMul/Gemm weight is stored as int8 (per output column, per band for the batched
