@@ -95,7 +95,7 @@ def track_info_from_manifest(manifest, split, track_name):
         return None
     entries = None
     if isinstance(manifest, dict):
-        for key in ("songs", "tracks", "items"):
+        for key in ("songs", "tracks", "items", "examples"):
             if isinstance(manifest.get(key), list):
                 entries = manifest[key]
                 break

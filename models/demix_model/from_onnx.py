@@ -10,6 +10,7 @@ exported function (main() compares the step outputs with ONNX Runtime's and refu
         --card models/MODEL_CARD.md --manifest models/training-manifest.json --ledger-prefix v4/
 """
 import argparse
+import functools
 
 import numpy as np
 import torch
@@ -113,14 +114,41 @@ def max_step_difference(net: DemixNet, path: str, frames: int = 6, seed: int = 0
     return worst
 
 
+@functools.lru_cache(maxsize=None)
+def _manifest(path):
+    from .data import load_manifest
+    return load_manifest(path)
+
+
+def licences_of_ledger_song(name, manifest_path):
+    """Licences of one song of a card's ledger. `name` is `[vN/...]<tag>:<split>/<track>`: a
+    `vN/` prefix (the innermost one for nested, older releases) means release N's data,
+    `training-manifest-vN.json` beside `manifest_path`; no prefix means `manifest_path` itself.
+    A release manifest has a `songs` section (the generator's manifest) and a `records` one
+    (`demix-records`); a plain generator manifest is the songs. -> list or None"""
+    import os
+    import re
+    from .data import track_info_from_manifest
+    parts = name.split("/")
+    path = manifest_path
+    while len(parts) > 1 and re.fullmatch(r"v\d+", parts[0]):
+        path = os.path.join(os.path.dirname(manifest_path), f"training-manifest-{parts[0]}.json")
+        parts = parts[1:]
+    manifest = _manifest(path)
+    tag, rest = "/".join(parts).split(":", 1)
+    split, track = rest.split("/", 1)
+    if isinstance(manifest, dict) and "description" in manifest:  # a release manifest
+        manifest = manifest.get("records" if tag == "records" else "songs")
+    return track_info_from_manifest(manifest, split, track)
+
+
 def ledger_from_card(card_path, manifest_path, prefix):
     """The data ledger of the model a card describes: per-song stem-seconds from the card's
-    per-song table, licences from that dataset's manifest. Keys get `prefix` so that songs of a
-    later dataset with the same names stay apart. -> (ledger, audio seconds of all its runs)"""
+    per-song table, licences from that release's manifest (and its predecessors',
+    `licences_of_ledger_song`). Keys get `prefix` so that songs of a later dataset with the same
+    names stay apart. -> (ledger, audio seconds of all its runs)"""
     import re
-    from .data import load_manifest, track_info_from_manifest
     from .config import STEMS
-    manifest = load_manifest(manifest_path)
     led, audio_s = {}, 0.0
     for line in open(card_path, encoding="utf-8"):
         m = re.match(r"^- Steps: .*audio seen \(mixture seconds, all runs\): ([0-9.]+) h", line)
@@ -130,9 +158,8 @@ def ledger_from_card(card_path, manifest_path, prefix):
         # | song | stem-seconds | vocals | drums | bass | other | [accompaniment] |
         if len(cells) in (2 + len(STEMS), 3 + len(STEMS)) and re.match(r"^[\w/]+:(train|valid)/", cells[0]):
             name = cells[0]
-            split, track = name.split(":", 1)[1].split("/", 1)
             nums = [float(c.replace(",", "")) for c in cells[1:]]
-            lic = track_info_from_manifest(manifest, split, track) or ["unknown"]
+            lic = licences_of_ledger_song(name, manifest_path) or ["unknown"]
             led[prefix + name] = {"seconds": nums[0], "licences": lic,
                                   "per_stem": dict(zip(STEMS + ("accompaniment",), nums[1:]))}
     if not led:
@@ -149,7 +176,9 @@ def main(argv=None):
     ap.add_argument("--bands", default="12x8,6x24,6x46")
     ap.add_argument("--band-hidden", type=int, default=48)
     ap.add_argument("--card", default=None, help="carry the data ledger of this model card (the ONNX's)")
-    ap.add_argument("--manifest", default=None, help="the dataset manifest that card's songs come from")
+    ap.add_argument("--manifest", default=None, help="that card's release manifest (training-manifest.json of the same "
+                    "release); songs of earlier releases (vN/...) are looked up in "
+                    "training-manifest-vN.json beside it")
     ap.add_argument("--ledger-prefix", default="", help="prefix for the carried ledger's song names")
     a = ap.parse_args(argv)
     cfg = shipped_config(a.onnx, dim=a.dim, layers=a.layers, band_hidden=a.band_hidden,

@@ -426,3 +426,30 @@ def test_checkpoint_from_the_shipped_onnx_computes_the_same_step():
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demix_fp32.onnx")
     net = load_from_onnx(path, shipped_config(path))
     assert max_step_difference(net, path) < 1e-4
+
+
+def test_carried_ledger_finds_licences_in_each_releases_manifest(tmp_path):
+    """A card's ledger names songs of its own data (`ours:`, `records:`) and of earlier releases
+    (`vN/...`); each licence comes from that release's manifest, none is left unknown."""
+    import json
+    from demix_model.from_onnx import ledger_from_card
+    song = lambda sid, lic: {"song_id": sid, "split": "train", "path": f"train/{sid}",
+                             "stems": {"vocals": {"items": [{"licence": lic}]}}}
+    (tmp_path / "training-manifest-v2.json").write_text(json.dumps({"songs": [song("train_0000", "L-v2")]}))
+    (tmp_path / "training-manifest.json").write_text(json.dumps({
+        "description": "a release",
+        "songs": {"songs": [song("train_0000", "L-song")]},
+        "records": {"songs": [{"song_id": "r0000", "licences": ["L-rec"]}]}}))
+    card = tmp_path / "card.md"
+    card.write_text("- Steps: 5 in the last run; audio seen (mixture seconds, all runs): 2.0 h.\n\n"
+                    "| song | stem-seconds | vocals | drums | bass | other | accompaniment |\n"
+                    "|---|---|---|---|---|---|---|\n"
+                    "| ours:train/train_0000 | 40 | 10 | 10 | 10 | 10 | 0 |\n"
+                    "| records:train/r0000 | 20 | 10 | 0 | 0 | 0 | 10 |\n"
+                    "| v2/ours:train/train_0000 | 8 | 2 | 2 | 2 | 2 | 0 |\n")
+    led, audio_s = ledger_from_card(str(card), str(tmp_path / "training-manifest.json"), "v3/")
+    assert audio_s == 7200
+    assert {k: v["licences"] for k, v in led.items()} == {
+        "v3/ours:train/train_0000": ["L-song"], "v3/records:train/r0000": ["L-rec"],
+        "v3/v2/ours:train/train_0000": ["L-v2"]}
+    assert led["v3/records:train/r0000"]["per_stem"]["accompaniment"] == 10
