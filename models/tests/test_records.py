@@ -64,6 +64,15 @@ def test_dev_split_shares_no_package_or_speaker_with_train():
         assert not any(S.is_reserved(it["file"]) or S.is_reserved(it["package"]) for it in S.recording_items(s))
 
 
+def test_every_recording_package_contributes_files_with_a_licence():
+    """A glob that matches nothing (a package that moved its music) would silently shrink the
+    accompaniment pool; setup installs every package of RECORDINGS."""
+    for pkg, (_pattern, _member, split) in S.RECORDINGS.items():
+        items = [it for it in S.recording_items(split) if it["package"] == pkg]
+        assert items, f"{pkg}: no recordings found (run `cargo xtask setup`)"
+        assert all(it["licence"] for it in items), pkg
+
+
 def test_an_example_has_two_stems_that_sum_to_a_mastered_mixture_with_licences():
     stems, meta = R.render_example("t", "train", np.random.SeedSequence(11), 8.0)
     assert set(stems) == set(R.STEMS2)

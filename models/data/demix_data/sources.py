@@ -58,6 +58,11 @@ LICENCES = {
     "blobwars-data": "CC-BY-SA-3.0 (Lennaert van Driel, Dick Huijer) / CC-BY-3.0 (SinQ), per file",
     "marsshooter-data": "CC-BY-SA-3.0 (music: Obsidian Shell); game data GPL-3+",
     "fretsonfire-songs-muldjord": "CC-BY-SA-3.0 (Muldjord, El Senator: songs and performances)",
+    "frozen-bubble-data": "GPL-2 (The Frozen-Bubble Team)",
+    "neverball-common": "GPL-2+ (Robert Kooima, Neverball contributors)",
+    "extremetuxracer-data": "GPL-2+ (Extreme Tux Racer Team)",
+    "lincity-ng-data": "GPL-2+ (LinCity-NG authors; music by pronobozo, Robert van Herk)",
+    "xmoto-data": "GPL-2+ (X-Moto Development Team)",
     # read speech (voices of the record-like examples)
     "tuxpaint-stamps-default": "GPL-2 (Tux Paint stamp descriptions)",
 }
@@ -279,12 +284,23 @@ RECORDINGS = {
     "marsshooter-data": ("/usr/share/games/marsshooter/audio/music/*.ogg", None, "dev"),
     # metal songs as multitracks: the band in song.ogg, the lead guitar beside it (RECORDING_PARTS)
     "fretsonfire-songs-muldjord": ("/usr/share/games/fretsonfire/data/songs/muldjord/*/song.ogg", None, "train"),
+    # the music only: the folder's other files are sound effects
+    "frozen-bubble-data": ("/usr/share/games/frozen-bubble/snd/*zik*.ogg", None, "train"),
+    "neverball-common": ("/usr/share/games/neverball/bgm/*.ogg", None, "train"),
+    "extremetuxracer-data": ("/usr/share/games/etr/music/*.ogg", None, "train"),
+    "lincity-ng-data": ("/usr/share/games/lincity-ng/music/default/*.ogg", None, "train"),
+    "xmoto-data": ("/usr/share/games/xmoto/Textures/Musics/*.ogg", None, "train"),
 }
 # Files beside a recording that are parts of it (a multitrack): the accompaniment is their sum.
 RECORDING_PARTS = {"fretsonfire-songs-muldjord": ("guitar.ogg",)}
 # tracks with speech or voice samples in them (an automatic voice detector flagged them), by the
-# end of their path
-RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg", "muldjord/mutilated_mime/song.ogg")
+# end of their path; and tracks where the shipped network put 8 % or more of the energy, or 10 s
+# or more at over 20 %, into its vocal stem (a lead instrument it takes for a voice, or a voice:
+# left out either way; models/DATA.md)
+RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg", "muldjord/mutilated_mime/song.ogg",
+                      "etr/music/credits1-cp.ogg", "etr/music/race1-jt.ogg", "etr/music/spunkyrace-ks.ogg",
+                      "snd/frozen-mainzik-1p.ogg", "snd/introzik.ogg", "Architectural Contemplations.ogg",
+                      "neverball/bgm/track5.ogg", "neverball/bgm/track6.ogg")
 
 
 @lru_cache(None)
