@@ -170,6 +170,10 @@ def main(argv=None):
     ap.add_argument("--lazy", action="store_true", help="read segments from disk (large datasets)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", default=None, help="start from this checkpoint's weights (new schedule)")
+    ap.add_argument("--init-ledger-prefix", default="",
+                    help="file the --init checkpoint's ledger under this prefix (e.g. v5/), so its songs stay "
+                         "apart from this run's songs of the same name and are looked up in "
+                         "training-manifest-v5.json")
     ap.add_argument("--valid-every", type=float, default=120.0, help="seconds between validations")
     ap.add_argument("--seed", type=int, default=0, help="data seed (0: from the clock; give another one when resuming)")
     ap.add_argument("--p-eq", type=float, default=0.5, help="probability of a random EQ per stem")
@@ -277,7 +281,7 @@ def main(argv=None):
         st = torch.load(a.init, map_location=dev, weights_only=False)
         net.load_state_dict(st["ema"] or st["model"])
         ema.load_state_dict(net.state_dict())
-        ledger_prev = st.get("ledger", {})
+        ledger_prev = {a.init_ledger_prefix + k: v for k, v in st.get("ledger", {}).items()}
         audio_s = st.get("audio_seconds", 0.0)
         log(f"init from {a.init}")
     sha = manifest_sha256(manifest if (not a.no_ours and os.path.exists(manifest)) else None)

@@ -300,12 +300,17 @@ def test_train_two_steps_musdb(tmp_path, monkeypatch, bands):
     # a new run grown from it with stereo features (their weights start at zero), training only those
     train.main(["--name", "t2", "--musdb", root, "--no-ours", "--steps", "1", "--batch", "2", "--seg", "1",
                 "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--bands", bands,
-                "--init", str(run / "last.pt"), "--stereo-features", "--only", "w_sp"])
-    old = torch.load(run / "last.pt", map_location="cpu", weights_only=False)["ema"]
+                "--init", str(run / "last.pt"), "--stereo-features", "--only", "w_sp",
+                "--init-ledger-prefix", "v1/"])
+    first = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    old = first["ema"]
     st = torch.load(tmp_path / ".runs" / "t2" / "last.pt", map_location="cpu", weights_only=False)
     assert st["model_cfg"]["stereo_features"]
     assert torch.count_nonzero(st["model"]["w_sp.0"]) > 0
     assert all(torch.equal(st["model"][k], v) for k, v in old.items())
+    # the first run's songs are carried under the prefix, apart from the new run's own
+    assert {"v1/" + k for k in first["ledger"]} <= set(st["ledger"])
+    assert st["ledger"]["v1/" + next(iter(first["ledger"]))] == first["ledger"][next(iter(first["ledger"]))]
 
 
 def test_sdr_loss_is_the_negative_mdx_sdr_and_bounded_for_silent_stems():
