@@ -98,6 +98,18 @@ def test_recording_licences_come_from_the_matching_copyright_stanza():
     assert wz and all("Warzone 2100 Project" in it["licence"] for it in wz)
 
 
+def test_a_copyright_glob_covers_nested_installed_folders_and_the_last_stanza_wins(monkeypatch):
+    stanzas = [(["*"], "GPL-2+", "Upstream"), (["data/music/*"], "GPL-2+", "Composer"),
+               (["data/music/castle/fortress.ogg"], "CC-BY-SA-4.0", "Guest"), (["debian/*"], "GPL-3", "Packager")]
+    monkeypatch.setattr(S, "dep5_stanzas", lambda pkg: stanzas)
+    game = "/usr/share/games/game/music"
+    assert S.file_licence("pkg", f"{game}/forest/forest.ogg") == "GPL-2+ (Composer)"
+    assert S.file_licence("pkg", f"{game}/castle/fortress.ogg") == "CC-BY-SA-4.0 (Guest)"
+    assert S.file_licence("pkg", f"{game}/a.ogg") == "GPL-2+ (Composer)"
+    # outside the music folder only the catch-all applies
+    assert S.file_licence("pkg", "/usr/share/games/game/sounds/forest.ogg") == "GPL-2+ (Upstream)"
+
+
 def _tones(n: int, f0: float, phase: float = 0.0) -> np.ndarray:
     t = np.arange(n) / SR
     x = sum(0.3 / k * np.sin(2 * np.pi * f0 * k * t + phase * k) for k in range(1, 30) if f0 * k < 9000)

@@ -333,15 +333,18 @@ def file_licence(pkg: str, path: str) -> str:
     copyright format says), with its copyright holder; else the package's (LICENCES).
     Stanzas name source-tree paths, which installation moves (`data/audio/music/*` is installed as
     `.../marsshooter/audio/music/...`), so a glob also matches with leading folders dropped, as
-    long as a folder is left (`debian/*` never becomes `*`)."""
+    long as a folder is left (`debian/*` never becomes `*`). As in DEP-5, `*` also matches `/`:
+    `data/music/*` covers `.../supertux2/music/forest/forest.ogg`, so a glob may start at any
+    folder of the installed path."""
     import fnmatch
     found = None
     parts = path.strip("/").split("/")
+    tails = ["/".join(parts[i:]) for i in range(len(parts))]
     for globs, lic, holder in dep5_stanzas(pkg):
         for g in globs:
             gp = g.strip("/").split("/")
             variants = [gp] if gp == ["*"] else [gp[i:] for i in range(len(gp) - 1)]
-            if any(fnmatch.fnmatch("/".join(parts[-len(v):]), "/".join(v)) for v in variants):
+            if any(fnmatch.fnmatch(t, "/".join(v)) for v in variants for t in tails):
                 found = f"{lic} ({holder})" if holder else lic
     return found or LICENCES[pkg]
 
