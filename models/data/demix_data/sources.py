@@ -63,6 +63,7 @@ LICENCES = {
     "extremetuxracer-data": "GPL-2+ (Extreme Tux Racer Team)",
     "lincity-ng-data": "GPL-2+ (LinCity-NG authors; music by pronobozo, Robert van Herk)",
     "xmoto-data": "GPL-2+ (X-Moto Development Team)",
+    "supertux-data": "GPL-2+ (SuperTux music, Marek Moeckel)",
     # read speech (voices of the record-like examples)
     "tuxpaint-stamps-default": "GPL-2 (Tux Paint stamp descriptions)",
 }
@@ -290,6 +291,7 @@ RECORDINGS = {
     "extremetuxracer-data": ("/usr/share/games/etr/music/*.ogg", None, "train"),
     "lincity-ng-data": ("/usr/share/games/lincity-ng/music/default/*.ogg", None, "train"),
     "xmoto-data": ("/usr/share/games/xmoto/Textures/Musics/*.ogg", None, "train"),
+    "supertux-data": ("/usr/share/games/supertux2/music/*/*.ogg", None, "train"),
 }
 # Files beside a recording that are parts of it (a multitrack): the accompaniment is their sum.
 RECORDING_PARTS = {"fretsonfire-songs-muldjord": ("guitar.ogg",)}
@@ -300,7 +302,12 @@ RECORDING_PARTS = {"fretsonfire-songs-muldjord": ("guitar.ogg",)}
 RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg", "muldjord/mutilated_mime/song.ogg",
                       "etr/music/credits1-cp.ogg", "etr/music/race1-jt.ogg", "etr/music/spunkyrace-ks.ogg",
                       "snd/frozen-mainzik-1p.ogg", "snd/introzik.ogg", "Architectural Contemplations.ogg",
-                      "neverball/bgm/track5.ogg", "neverball/bgm/track6.ogg")
+                      "neverball/bgm/track5.ogg", "neverball/bgm/track6.ogg",
+                      *(f"supertux2/music/{t}.ogg" for t in (
+                          "antarctic/arctic_breeze", "antarctic/arctic_cave", "forest/beneath_the_rabbit_hole",
+                          "forest/call_of_the_winding_path", "forest/clavelian_march", "forest/forest-cave",
+                          "forest/forest", "forest/ghostforest2", "forest/ghostforest_map", "forest/new_forest_map",
+                          "forest/shallow-green", "misc/christmas_theme")))
 
 
 @lru_cache(None)
