@@ -67,7 +67,7 @@ def main(argv=None):
                             "grid_mean_sdr": means, "mask_shrink": best})
     torch.save(out, a.out)
     print(f"wrote {a.out}")
-    return best
+    # returns None: a console script's sys.exit(value) would turn a float into exit status 1
 
 
 if __name__ == "__main__":
