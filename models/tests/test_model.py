@@ -310,7 +310,8 @@ def test_train_two_steps_musdb(tmp_path, monkeypatch, bands):
     assert all(torch.equal(st["model"][k], v) for k, v in old.items())
     # the first run's songs are carried under the prefix, apart from the new run's own
     assert {"v1/" + k for k in first["ledger"]} <= set(st["ledger"])
-    assert st["ledger"]["v1/" + next(iter(first["ledger"]))] == first["ledger"][next(iter(first["ledger"]))]
+    song = next(iter(first["ledger"]))
+    assert st["ledger"]["v1/" + song] == first["ledger"][song]
 
 
 def test_sdr_loss_is_the_negative_mdx_sdr_and_bounded_for_silent_stems():
