@@ -173,3 +173,22 @@ def test_muldjord_songs_come_with_their_guitar_and_sectoid_stays_reserved():
         assert it["licence"].startswith("CC-BY-SA-3.0")
     assert S.is_reserved("/usr/share/games/fretsonfire/data/songs/sectoid/Feelings/guitar.ogg")
     assert S.is_reserved("fretsonfire-songs-sectoid")
+
+
+def test_a_resumed_run_renders_again_an_example_whose_audio_is_gone(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_render(ex_id, split, seed_seq, dur_s, voice, p_lossy):
+        calls.append(ex_id)
+        x = np.zeros((SR // 10, 2), np.float32)
+        return dict(vocals=x, accompaniment=x), dict(generator_version=R.GEN_VERSION, id=ex_id)
+
+    monkeypatch.setattr(R, "render_example", fake_render)
+    job = (str(tmp_path), "train", 3, 1, 0.1, "wav", "sung", 0.0)
+    R._job(job)
+    R._job(job)  # complete: kept
+    assert calls == ["r0003"]
+    os.remove(tmp_path / "train" / "r0003" / "accompaniment.wav")
+    R._job(job)
+    assert calls == ["r0003", "r0003"]
+    assert (tmp_path / "train" / "r0003" / "accompaniment.wav").is_file()

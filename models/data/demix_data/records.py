@@ -399,6 +399,13 @@ def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = 
 
 
 # ------------------------------------------------------------------ dataset
+def _complete(d, fmt):
+    """Whether example folder `d` holds every audio file `_job` writes (its metadata is written
+    last, but the folder may have been removed since)."""
+    names = ["vocals", "accompaniment"] + (["mixture"] if fmt == "wav" else [])
+    return all(os.path.isfile(os.path.join(d, f"{n}.{fmt}")) for n in names)
+
+
 def _job(args):
     out, split, idx, seed, dur_s, fmt, voice, p_lossy = args
     ex_id = f"r{idx:04d}"
@@ -407,7 +414,7 @@ def _job(args):
     if os.path.exists(meta_p):  # done before by this generator: kept (resumes a stopped run)
         with open(meta_p) as f:
             meta = json.load(f)
-        if meta.get("generator_version") == GEN_VERSION:
+        if meta.get("generator_version") == GEN_VERSION and _complete(d, fmt):
             return meta
     ss = np.random.SeedSequence([seed, idx, 0 if split == "train" else 1])
     for attempt in range(3):
