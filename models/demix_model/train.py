@@ -175,7 +175,7 @@ def main(argv=None):
                          "apart from this run's songs of the same name and are looked up in "
                          "training-manifest-v5.json")
     ap.add_argument("--valid-every", type=float, default=600.0,
-                    help="seconds between validations (one takes ~45 s on 2 cores: at 120 s, a quarter of the time)")
+                    help="seconds between validations (one takes ~38 s on 2 cores: at 120 s, a quarter of the time)")
     ap.add_argument("--seed", type=int, default=0, help="data seed (0: from the clock; give another one when resuming)")
     ap.add_argument("--p-eq", type=float, default=0.5, help="probability of a random EQ per stem")
     ap.add_argument("--p-speed", type=float, default=0.0,
