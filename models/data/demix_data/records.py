@@ -402,7 +402,7 @@ def render_example(ex_id: str, split: str, seed_seq, dur_s: float, voice: str = 
 def _complete(d, fmt):
     """Whether example folder `d` holds every audio file `_job` writes (its metadata is written
     last, but the folder may have been removed since)."""
-    names = ["vocals", "accompaniment"] + (["mixture"] if fmt == "wav" else [])
+    names = list(STEMS2) + (["mixture"] if fmt == "wav" else [])
     return all(os.path.isfile(os.path.join(d, f"{n}.{fmt}")) for n in names)
 
 
