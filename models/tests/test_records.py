@@ -96,6 +96,8 @@ def test_recording_licences_come_from_the_matching_copyright_stanza():
     assert {"CC-BY-3.0", "CC-BY-SA-3.0", "GPL-2"} <= ufo
     wz = [it for it in S.recording_items("train") if it["package"] == "warzone2100-music"]
     assert wz and all("Warzone 2100 Project" in it["licence"] for it in wz)
+    hw = [it for it in S.recording_items("train") if it["package"] == "hedgewars-data"]
+    assert hw and all(it["licence"].startswith("GPL-2 (") and "Hedgewars Project" in it["licence"] for it in hw)
 
 
 def test_a_copyright_glob_covers_nested_installed_folders_and_the_last_stanza_wins(monkeypatch):
@@ -108,6 +110,20 @@ def test_a_copyright_glob_covers_nested_installed_folders_and_the_last_stanza_wi
     assert S.file_licence("pkg", f"{game}/a.ogg") == "GPL-2+ (Composer)"
     # outside the music folder only the catch-all applies
     assert S.file_licence("pkg", "/usr/share/games/game/sounds/forest.ogg") == "GPL-2+ (Upstream)"
+
+
+def test_a_package_with_a_known_source_tree_is_matched_on_its_source_paths(monkeypatch):
+    # the engine's `hedgewars/*` would match the installed `.../games/hedgewars/Data/...` by its
+    # folder name; on source paths only the data stanzas can
+    stanzas = [(["*"], "GPL-2", "Project"), (["share/hedgewars/Data/Sounds/*"], "GFDL-1.3", "Voices"),
+               (["hedgewars/*"], "GPL-2", "Engine")]
+    monkeypatch.setattr(S, "dep5_stanzas", lambda pkg: stanzas)
+    monkeypatch.setitem(S.SOURCE_TREE, "pkg", ("/usr/share/games/hedgewars/", "share/hedgewars/"))
+    base = "/usr/share/games/hedgewars/Data"
+    assert S.file_licence("pkg", f"{base}/Music/Art.ogg") == "GPL-2 (Project)"
+    assert S.file_licence("pkg", f"{base}/Sounds/voices/Default/Amazing.ogg") == "GFDL-1.3 (Voices)"
+    monkeypatch.delitem(S.SOURCE_TREE, "pkg")
+    assert S.file_licence("pkg", f"{base}/Music/Art.ogg") == "GPL-2 (Engine)"
 
 
 def _tones(n: int, f0: float, phase: float = 0.0) -> np.ndarray:

@@ -292,6 +292,7 @@ RECORDINGS = {
     "lincity-ng-data": ("/usr/share/games/lincity-ng/music/default/*.ogg", None, "train"),
     "xmoto-data": ("/usr/share/games/xmoto/Textures/Musics/*.ogg", None, "train"),
     "supertux-data": ("/usr/share/games/supertux2/music/*/*.ogg", None, "train"),
+    "hedgewars-data": ("/usr/share/games/hedgewars/Data/Music/*.ogg", None, "train"),
 }
 # Files beside a recording that are parts of it (a multitrack): the accompaniment is their sum.
 RECORDING_PARTS = {"fretsonfire-songs-muldjord": ("guitar.ogg",)}
@@ -307,7 +308,14 @@ RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg", "muldjord/mutilated_
                           "antarctic/arctic_breeze", "antarctic/arctic_cave", "forest/beneath_the_rabbit_hole",
                           "forest/call_of_the_winding_path", "forest/clavelian_march", "forest/forest-cave",
                           "forest/forest", "forest/ghostforest2", "forest/ghostforest_map", "forest/new_forest_map",
-                          "forest/shallow-green", "misc/christmas_theme")))
+                          "forest/shallow-green", "misc/christmas_theme")),
+                      *(f"hedgewars/Data/Music/{t}.ogg" for t in (
+                          "Art", "Beach", "Compost", "Desert", "Freeway", "Fruit", "Golf", "Halloween", "Jungle",
+                          "Nature", "Sheep", "bath", "oriental", "pirate",
+                          # credited in Data/Music/credits.txt to music published elsewhere (Kevin
+                          # MacLeod's "Hitman"; an OpenGameArt user) under licences the package's
+                          # GPL-2 stanza does not name: left out
+                          "sdmusic", "olympics_sd")))
 
 
 @lru_cache(None)
@@ -335,6 +343,13 @@ def dep5_stanzas(pkg: str) -> list[tuple[list[str], str, str]]:
     return out
 
 
+# Where a package's source tree is installed, for packages whose installed folders also carry
+# the name of an unrelated source folder: hedgewars' `hedgewars/*` stanza is the engine's Pascal
+# source, but the installed `/usr/share/games/hedgewars/...` would match it. With the mapping the
+# installed file gets its source path (`share/hedgewars/Data/Music/Art.ogg`) and is matched as is.
+SOURCE_TREE = {"hedgewars-data": ("/usr/share/games/hedgewars/", "share/hedgewars/")}
+
+
 def file_licence(pkg: str, path: str) -> str:
     """The licence of one installed file of `pkg`: the last DEP-5 stanza that matches it (as the
     copyright format says), with its copyright holder; else the package's (LICENCES).
@@ -342,15 +357,19 @@ def file_licence(pkg: str, path: str) -> str:
     `.../marsshooter/audio/music/...`), so a glob also matches with leading folders dropped, as
     long as a folder is left (`debian/*` never becomes `*`). As in DEP-5, `*` also matches `/`:
     `data/music/*` covers `.../supertux2/music/forest/forest.ogg`, so a glob may start at any
-    folder of the installed path."""
+    folder of the installed path. A package in SOURCE_TREE is matched on its source paths only."""
     import fnmatch
     found = None
     parts = path.strip("/").split("/")
     tails = ["/".join(parts[i:]) for i in range(len(parts))]
+    installed, source = SOURCE_TREE.get(pkg, (None, None))
+    exact = installed is not None and path.startswith(installed)
+    if exact:
+        tails = [source + path[len(installed):]]
     for globs, lic, holder in dep5_stanzas(pkg):
         for g in globs:
             gp = g.strip("/").split("/")
-            variants = [gp] if gp == ["*"] else [gp[i:] for i in range(len(gp) - 1)]
+            variants = [gp] if gp == ["*"] or exact else [gp[i:] for i in range(len(gp) - 1)]
             if any(fnmatch.fnmatch(t, "/".join(v)) for v in variants for t in tails):
                 found = f"{lic} ({holder})" if holder else lic
     return found or LICENCES[pkg]
