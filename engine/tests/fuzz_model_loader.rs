@@ -424,6 +424,7 @@ fn check_factory(ort: &Ort, bytes: &[u8], tag: &str, counts: &Counts) -> Result<
             bins,
             sample_rate_hz: 44100.0 * stft.n_fft as f32 / 1024.0,
             n_fft: stft.n_fft,
+            hop: stft.hop,
         };
         let mut out = vec![Complex32::new(0.0, 0.0); N_STEMS * 2 * bins];
         let mut masks = Masks { data: &mut out, channels: 2, bins };

@@ -54,7 +54,19 @@ fn run_frame(
     sr: f32,
     n_fft: usize,
 ) -> Result<Vec<Complex32>, SeparatorError> {
-    let frame = Frame { data: spec, channels: ch, bins, sample_rate_hz: sr, n_fft };
+    run_frame_at_hop(sep, spec, ch, bins, sr, n_fft, n_fft / 4)
+}
+
+fn run_frame_at_hop(
+    sep: &mut dyn Separator,
+    spec: &[Complex32],
+    ch: usize,
+    bins: usize,
+    sr: f32,
+    n_fft: usize,
+    hop: usize,
+) -> Result<Vec<Complex32>, SeparatorError> {
+    let frame = Frame { data: spec, channels: ch, bins, sample_rate_hz: sr, n_fft, hop };
     let mut out = vec![Complex32::new(0.0, 0.0); N_STEMS * ch * bins];
     let mut masks = Masks { data: &mut out, channels: ch, bins };
     sep.process(&frame, &mut masks)?;
@@ -230,6 +242,44 @@ fn tiny_model_carries_state_like_the_reference() {
         let exp = reference.step(&spec);
         let d = max_diff(&got, &exp);
         assert!(d < 1e-5, "frame {t}: max diff {d}");
+    }
+}
+
+/// At Low latency (half the model's hop) frames alternate between two recurrent streams, so
+/// each stream's state advances once per model hop, as in training. Switching the hop keeps
+/// the state: a new stream starts from a copy of stream 0's.
+#[test]
+fn half_hop_frames_alternate_between_two_streams() {
+    let mut sep = tiny();
+    let low = |sep: &mut NeuralSeparator, f: &[Complex32]| {
+        run_frame_at_hop(sep, f, 2, BINS, 44100.0, 1024, 128).expect("frame runs")
+    };
+    let mut a = TinyRef { h: vec![0.0; 4 * BINS] };
+    let frames: Vec<_> = (0..12).map(|t| test_frame(t, 2, BINS)).collect();
+    // Standard first: one stream.
+    for f in &frames[..3] {
+        let d = max_diff(&run44(&mut sep, f, 2), &a.step(f));
+        assert!(d < 1e-5, "standard: max diff {d}");
+    }
+    // Low: stream 1 starts where stream 0 is.
+    let mut b = TinyRef { h: a.h.clone() };
+    for (t, f) in frames[3..9].iter().enumerate() {
+        let exp = if t % 2 == 0 { a.step(f) } else { b.step(f) };
+        let d = max_diff(&low(&mut sep, f), &exp);
+        assert!(d < 1e-5, "low frame {t}: max diff {d}");
+    }
+    // Back to Standard: stream 0 goes on alone.
+    for f in &frames[9..] {
+        let d = max_diff(&run44(&mut sep, f, 2), &a.step(f));
+        assert!(d < 1e-5, "standard again: max diff {d}");
+    }
+    // After a reset, Low starts both streams from zeros.
+    sep.reset();
+    let (mut a, mut b) = (TinyRef { h: vec![0.0; 4 * BINS] }, TinyRef { h: vec![0.0; 4 * BINS] });
+    for (t, f) in frames.iter().enumerate() {
+        let exp = if t % 2 == 0 { a.step(f) } else { b.step(f) };
+        let d = max_diff(&low(&mut sep, f), &exp);
+        assert!(d < 1e-5, "low after reset, frame {t}: max diff {d}");
     }
 }
 

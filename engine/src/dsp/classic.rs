@@ -166,8 +166,14 @@ mod tests {
                     Complex32::new(((i * 31 + t * 7) % 17) as f32 - 8.0, ((i * 13 + t) % 5) as f32)
                 })
                 .collect();
-            let frame =
-                Frame { data: &data, channels: 2, bins, sample_rate_hz: 44100.0, n_fft: 1024 };
+            let frame = Frame {
+                data: &data,
+                channels: 2,
+                bins,
+                sample_rate_hz: 44100.0,
+                n_fft: 1024,
+                hop: 256,
+            };
             let mut m = Masks { data: &mut masks, channels: 2, bins };
             sep.process(&frame, &mut m).unwrap();
             for i in 0..2 * bins {

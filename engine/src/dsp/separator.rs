@@ -59,6 +59,8 @@ pub struct Frame<'a> {
     pub sample_rate_hz: f32,
     /// Frame length in samples, so bin k is at `k * sample_rate_hz / n_fft` Hz.
     pub n_fft: usize,
+    /// Samples since the previous frame (`n_fft / 4` at Standard latency, half that at Low).
+    pub hop: usize,
 }
 
 /// Complex masks for all stems: `data[(stem * channels + ch) * bins + k]`.

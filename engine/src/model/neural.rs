@@ -11,6 +11,9 @@
 //!   keep their frequencies) give the extra bins to `other` with mask 1; frames with fewer bins
 //!   feed zeros above their Nyquist.
 //! - Non-finite input values are replaced by zeros after resetting the state.
+//! - At Low latency (frames every half model hop) two recurrent streams take turns on the
+//!   frames ([`MAX_STREAMS`]), so each state advances at the frame rate the model was trained
+//!   at; the masks come from whichever stream saw the frame.
 //!
 //! Wiring (plugin / CLI):
 //! ```text
@@ -46,17 +49,27 @@ use crate::worker::SeparatorFactory;
 /// Relative tolerance on the bin spacing (Hz per bin) between the host STFT and the model's.
 const BIN_SPACING_TOLERANCE: f64 = 0.005;
 
+/// Recurrent streams that take turns on frames when the host's hop is a fraction of the
+/// model's: at Low latency (half the hop) frames alternate between two streams, so each
+/// stream's state still advances one model hop per frame, the frame rate it was trained at.
+pub const MAX_STREAMS: usize = 2;
+
 /// A [`Separator`] running a contract-following ONNX model.
 pub struct NeuralSeparator {
     info: ModelInfo,
     label: String,
     session: Session,
-    /// `bindings[p]` reads `states[p]` and writes `states[1 - p]`.
-    bindings: [IoBinding; 2],
-    parity: usize,
+    /// `bindings[2 * s + p]` reads `states[2 * s + p]` and writes `states[2 * s + 1 - p]`
+    /// (stream `s`, see [`MAX_STREAMS`]).
+    bindings: Vec<IoBinding>,
+    /// Which state set of each stream the next call reads.
+    parity: [usize; MAX_STREAMS],
+    /// The stream the next frame belongs to, and how many take turns.
+    stream: usize,
+    streams: usize,
     spec: Tensor<f32>,
     mask: Tensor<f32>,
-    states: [Vec<Tensor<f32>>; 2],
+    states: Vec<Vec<Tensor<f32>>>,
     bins: usize,
     channels: usize,
     /// Set when the host STFT does not match the model's frequency grid (checked per frame).
@@ -115,29 +128,28 @@ impl NeuralSeparator {
         };
         let mut spec = new_tensor(vec![2, 2, bins])?;
         let mut mask = new_tensor(vec![N_STEMS, 2, 2, bins])?;
-        let mut states: [Vec<Tensor<f32>>; 2] = [Vec::new(), Vec::new()];
-        for set in &mut states {
-            for st in &info.states {
-                set.push(new_tensor(st.shape.clone())?);
-            }
+        let mut states: Vec<Vec<Tensor<f32>>> = Vec::with_capacity(2 * MAX_STREAMS);
+        for _ in 0..2 * MAX_STREAMS {
+            let set = info.states.iter().map(|st| new_tensor(st.shape.clone()));
+            states.push(set.collect::<Result<_, _>>()?);
         }
-        let mut bindings = [
-            session.create_binding().map_err(|e| err(e.to_string()))?,
-            session.create_binding().map_err(|e| err(e.to_string()))?,
-        ];
+        let mut bindings = Vec::with_capacity(2 * MAX_STREAMS);
+        for _ in 0..2 * MAX_STREAMS {
+            bindings.push(session.create_binding().map_err(|e| err(e.to_string()))?);
+        }
         let e = |e: ort::Error| err(format!("binding tensors: {e}"));
-        for (p, b) in bindings.iter_mut().enumerate() {
+        for (j, b) in bindings.iter_mut().enumerate() {
             b.bind_input("spec", &spec).map_err(e)?;
             b.bind_output("mask", &mut mask).map_err(e)?;
             for (i, st) in info.states.iter().enumerate() {
-                b.bind_input(st.input_name(), &states[p][i]).map_err(e)?;
+                b.bind_input(st.input_name(), &states[j][i]).map_err(e)?;
             }
         }
-        // Outputs: binding p writes the other set. The binding keeps a handle to the same
-        // memory, so the tensors in `states` see what the model wrote.
-        for (p, b) in bindings.iter_mut().enumerate() {
+        // Outputs: binding 2s + p writes its stream's other set. The binding keeps a handle to
+        // the same memory, so the tensors in `states` see what the model wrote.
+        for (j, b) in bindings.iter_mut().enumerate() {
             for (i, st) in info.states.iter().enumerate() {
-                b.bind_output(st.output_name(), &mut states[1 - p][i]).map_err(e)?;
+                b.bind_output(st.output_name(), &mut states[j ^ 1][i]).map_err(e)?;
             }
         }
         spec.extract_tensor_mut().1.fill(0.0);
@@ -147,7 +159,9 @@ impl NeuralSeparator {
             label,
             session,
             bindings,
-            parity: 0,
+            parity: [0; MAX_STREAMS],
+            stream: 0,
+            streams: 1,
             spec,
             mask,
             states,
@@ -191,13 +205,31 @@ impl NeuralSeparator {
         Ok(self.mask.extract_tensor().1)
     }
 
+    /// Changes how many streams take turns (the Latency changed) without a cold start: new
+    /// streams begin from a copy of stream 0's state.
+    fn set_streams(&mut self, streams: usize) {
+        let src = self.parity[0];
+        for s in self.streams..streams {
+            let dst = 2 * s + self.parity[s];
+            for i in 0..self.info.states.len() {
+                let (a, b) = self.states.split_at_mut(dst);
+                let from = a[src][i].extract_tensor().1;
+                b[0][i].extract_tensor_mut().1.copy_from_slice(from);
+            }
+        }
+        self.streams = streams;
+        self.stream = 0;
+    }
+
     fn step(&mut self) -> Result<(), SeparatorError> {
         let session = &mut self.session;
-        let binding = &self.bindings[self.parity];
+        let s = self.stream;
+        let binding = &self.bindings[2 * s + self.parity[s]];
         let result = catch_unwind(AssertUnwindSafe(|| session.run_binding(binding).map(drop)));
         match result {
             Ok(Ok(())) => {
-                self.parity ^= 1;
+                self.parity[s] ^= 1;
+                self.stream = (s + 1) % self.streams;
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -271,6 +303,10 @@ impl Separator for NeuralSeparator {
 
     fn process(&mut self, frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
         self.check_grid(frame);
+        let streams = streams_for(frame);
+        if streams != self.streams {
+            self.set_streams(streams);
+        }
         if let Some(e) = &self.grid_error {
             return Err(e.clone());
         }
@@ -347,8 +383,15 @@ impl Separator for NeuralSeparator {
                 t.extract_tensor_mut().1.fill(0.0);
             }
         }
-        self.parity = 0;
+        self.parity = [0; MAX_STREAMS];
+        self.stream = 0;
     }
+}
+
+/// How many streams take turns on `frame`'s hop: the model's hop (`n_fft / 4` at the
+/// frame's rate) over the frame's, at most [`MAX_STREAMS`].
+fn streams_for(frame: &Frame<'_>) -> usize {
+    ((frame.n_fft / 4) / frame.hop.max(1)).clamp(1, MAX_STREAMS)
 }
 
 /// A [`SeparatorFactory`] for the worker: loads `model_path` with ONNX Runtime from `lib_path`

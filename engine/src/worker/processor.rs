@@ -93,6 +93,7 @@ impl HopProcessor {
             bins,
             sample_rate_hz: self.sample_rate_hz,
             n_fft: self.cfg.n_fft,
+            hop: self.cfg.hop,
         };
         let mut masks = Masks { data: &mut self.masks, channels: ch, bins };
         let failed = separator.process(&frame, &mut masks).is_err();
