@@ -205,6 +205,13 @@ impl NeuralSeparator {
         Ok(self.mask.extract_tensor().1)
     }
 
+    /// How many streams take turns on `frame`'s hop: the model's hop, scaled to the frame's
+    /// length, over the frame's, at most [`MAX_STREAMS`].
+    fn streams_for(&self, frame: &Frame<'_>) -> usize {
+        let model_hop = self.info.hop * frame.n_fft / self.info.n_fft.max(1);
+        (model_hop / frame.hop.max(1)).clamp(1, MAX_STREAMS)
+    }
+
     /// Changes how many streams take turns (the Latency changed) without a cold start: new
     /// streams begin from a copy of stream 0's state.
     fn set_streams(&mut self, streams: usize) {
@@ -303,7 +310,7 @@ impl Separator for NeuralSeparator {
 
     fn process(&mut self, frame: &Frame<'_>, masks: &mut Masks<'_>) -> Result<(), SeparatorError> {
         self.check_grid(frame);
-        let streams = streams_for(frame);
+        let streams = self.streams_for(frame);
         if streams != self.streams {
             self.set_streams(streams);
         }
@@ -386,12 +393,6 @@ impl Separator for NeuralSeparator {
         self.parity = [0; MAX_STREAMS];
         self.stream = 0;
     }
-}
-
-/// How many streams take turns on `frame`'s hop: the model's hop (`n_fft / 4` at the
-/// frame's rate) over the frame's, at most [`MAX_STREAMS`].
-fn streams_for(frame: &Frame<'_>) -> usize {
-    ((frame.n_fft / 4) / frame.hop.max(1)).clamp(1, MAX_STREAMS)
 }
 
 /// A [`SeparatorFactory`] for the worker: loads `model_path` with ONNX Runtime from `lib_path`
