@@ -12,6 +12,20 @@ def hann_np(n_fft: int = N_FFT) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)).astype(np.float64)
 
 
+def low_windows_np(n_fft: int = N_FFT, hop: int = HOP // 2) -> tuple:
+    """The host's Low-latency pair at frame hop `hop` (CONTRACT.md, "Low latency"): the analysis
+    window (a Hann rise over `n_fft - hop` samples, a sqrt-Hann fall over the last `hop`) and the
+    synthesis window over the whole frame (zero but on the last `2*hop` samples, where analysis x
+    synthesis is a periodic Hann of `2*hop`, which overlap-adds to one at `hop`)."""
+    rise = hann_np(2 * (n_fft - hop))[:n_fft - hop]
+    fall = np.sqrt(hann_np(2 * hop)[hop:])
+    analysis = np.concatenate([rise, fall])
+    synthesis = np.zeros(n_fft)
+    tail = analysis[n_fft - 2 * hop:]
+    synthesis[n_fft - 2 * hop:] = np.where(tail > 0, hann_np(2 * hop) / np.where(tail > 0, tail, 1), 0)
+    return analysis, synthesis
+
+
 def n_frames(n_samples: int, n_fft: int = N_FFT, hop: int = HOP) -> int:
     # enough frames that every input sample is covered by all n_fft/hop frames
     return int(math.ceil(n_samples / hop)) + n_fft // hop - 1
@@ -53,8 +67,9 @@ def _torch():
     return torch
 
 
-def stft_torch(x, n_fft: int = N_FFT, hop: int = HOP):
-    """x [B, C, N] -> spec [B, T, C, 2, bins] float (re, im), bins innermost (contract layout)."""
+def stft_torch(x, n_fft: int = N_FFT, hop: int = HOP, window=None):
+    """x [B, C, N] -> spec [B, T, C, 2, bins] float (re, im), bins innermost (contract layout).
+    `window` (numpy, n_fft): the analysis window, periodic Hann by default."""
     torch = _torch()
     N = x.shape[-1]
     T = n_frames(N, n_fft, hop)
@@ -62,25 +77,33 @@ def stft_torch(x, n_fft: int = N_FFT, hop: int = HOP):
     total = (T - 1) * hop + n_fft
     xp = torch.nn.functional.pad(x, (pad_l, total - N - pad_l))
     frames = xp.unfold(-1, n_fft, hop)  # [B, C, T, n_fft]
-    w = torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device)
+    w = (torch.hann_window(n_fft, periodic=True, dtype=x.dtype, device=x.device) if window is None
+         else torch.as_tensor(window, dtype=x.dtype, device=x.device))
     X = torch.fft.rfft(frames * w, dim=-1)  # [B, C, T, bins]
     spec = torch.stack([X.real, X.imag], dim=-2)  # [B, C, T, 2, bins]
     return spec.permute(0, 2, 1, 3, 4).contiguous()
 
 
-def istft_torch(Sre, Sim, length: int, n_fft: int = N_FFT, hop: int = HOP):
-    """Sre, Sim [..., T, bins] -> [..., length] via irfft/n_fft, window, overlap-add / sum w^2."""
+def istft_torch(Sre, Sim, length: int, n_fft: int = N_FFT, hop: int = HOP, windows=None):
+    """Sre, Sim [..., T, bins] -> [..., length] via irfft/n_fft, window, overlap-add / sum w^2.
+    `windows` (numpy analysis, synthesis): another pair, e.g. `low_windows_np()`; the overlap-add
+    is then divided by the sum of analysis x synthesis."""
     torch = _torch()
     lead = Sre.shape[:-2]
     T = Sre.shape[-2]
     X = torch.complex(Sre, Sim)
-    w = torch.hann_window(n_fft, periodic=True, dtype=Sre.dtype, device=Sre.device)
-    frames = torch.fft.irfft(X, n=n_fft, dim=-1) * w  # [..., T, n_fft]
+    if windows is None:
+        w = torch.hann_window(n_fft, periodic=True, dtype=Sre.dtype, device=Sre.device)
+        ws, env_w = w, w * w
+    else:
+        wa, ws = (torch.as_tensor(v, dtype=Sre.dtype, device=Sre.device) for v in windows)
+        env_w = wa * ws
+    frames = torch.fft.irfft(X, n=n_fft, dim=-1) * ws  # [..., T, n_fft]
     total = (T - 1) * hop + n_fft
     fr = frames.reshape(-1, T, n_fft).transpose(1, 2)  # [M, n_fft, T]
     out = torch.nn.functional.fold(fr, output_size=(1, total), kernel_size=(1, n_fft),
                                    stride=(1, hop)).reshape(*lead, total)
-    env = torch.nn.functional.fold((w * w)[None, :, None].expand(1, n_fft, T), output_size=(1, total),
+    env = torch.nn.functional.fold(env_w[None, :, None].expand(1, n_fft, T), output_size=(1, total),
                                    kernel_size=(1, n_fft), stride=(1, hop)).reshape(total)
     pad_l = n_fft - hop
     out = out / env.clamp_min(1e-8)

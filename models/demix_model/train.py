@@ -17,26 +17,36 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig, STEMS, SAMPLE_RATE, HOP, RECORD_STEMS
+from .config import ModelConfig, STEMS, SAMPLE_RATE, HOP, N_FFT, RECORD_STEMS
 from .data import StemBank, RandomMixer, list_tracks, read_wav, _find, manifest_sha256, merge_ledgers
 from .model import DemixNet, count_params
-from .stft import stft_torch, istft_torch
+from .stft import stft_torch, istft_torch, low_windows_np
 
 MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def separate(net, stems, chunk=64):
-    """stems [B, S, 2, L] -> estimates [B, S, 2, L] (mixture = sum of stems)."""
+def separate(net, stems, chunk=64, low=False):
+    """stems [B, S, 2, L] -> estimates [B, S, 2, L] (mixture = sum of stems).
+
+    `low`: as the host runs the model at Low latency (CONTRACT.md): asymmetric windows at half the
+    hop, with the even and the odd frames in two recurrent streams, each at the model's hop."""
     mix = stems.sum(1)
     L = mix.shape[-1]
-    spec = stft_torch(mix)  # [B, T, 2, 2, K]
-    m = net(spec, chunk=chunk)  # [B, T, S, 2, 2, K]
+    hop, windows = (HOP // 2, low_windows_np(N_FFT, HOP // 2)) if low else (HOP, None)
+    spec = stft_torch(mix, N_FFT, hop, window=None if windows is None else windows[0])  # [B, T, 2, 2, K]
+    if low:
+        T = spec.shape[1]
+        m = torch.cat([net(spec[:, 0::2], chunk=chunk), net(spec[:, 1::2], chunk=chunk)], dim=1)
+        order = torch.cat([torch.arange(0, T, 2), torch.arange(1, T, 2)])
+        m = m[:, torch.argsort(order).to(m.device)]  # back to time order
+    else:
+        m = net(spec, chunk=chunk)  # [B, T, S, 2, 2, K]
     xr, xi = spec[:, :, None, :, 0], spec[:, :, None, :, 1]  # [B, T, 1, 2, K]
     mr, mi = m[:, :, :, :, 0], m[:, :, :, :, 1]
     yr = mr * xr - mi * xi
     yi = mr * xi + mi * xr  # [B, T, S, 2, K]
     yr, yi = yr.permute(0, 2, 3, 1, 4), yi.permute(0, 2, 3, 1, 4)  # [B, S, 2, T, K]
-    return istft_torch(yr, yi, L)
+    return istft_torch(yr, yi, L, N_FFT, hop, windows=windows)
 
 
 def mrstft(x, n_ffts=(2048, 512)):
@@ -196,6 +206,9 @@ def main(argv=None):
     ap.add_argument("--records-share", type=float, default=0.5, help="share of each batch drawn from --records")
     ap.add_argument("--p-master", type=float, default=0.0,
                     help="probability of mastering a four-stem example like a record (loudness + limiter)")
+    ap.add_argument("--p-low", type=float, default=0.0,
+                    help="probability that a batch runs as at Low latency (asymmetric windows, half the hop, "
+                         "two recurrent streams); it costs twice the model time of a standard batch")
     ap.add_argument("--stereo-features", action="store_true",
                     help="also feed the bands the inter-channel cross-spectrum (from --init: starts at zero)")
     a = ap.parse_args(argv)
@@ -336,14 +349,15 @@ def main(argv=None):
         ref = mixer.batch(a.batch - n_rec)
         if a.p_master:
             ref = master_like_a_record(ref, aug_rng, a.p_master)
+        low = bool(a.p_low) and aug_rng.random() < a.p_low
         if rmixer is None:
-            loss = objective(separate(net, ref, a.chunk), ref)
+            loss = objective(separate(net, ref, a.chunk, low), ref)
         else:
             # one forward over both kinds: four-stem songs, then two-stem records
             rref = rmixer.batch(n_rec)
             n4 = len(ref)
             padded = torch.cat([rref, torch.zeros_like(rref)], dim=1)  # [n, 4, 2, L]; mixture = sum
-            est = separate(net, torch.cat([ref, padded]), a.chunk)
+            est = separate(net, torch.cat([ref, padded]), a.chunk, low)
             loss = (n4 * objective(est[:n4], ref) + n_rec * objective(two_part(est[n4:]), rref)) / (n4 + n_rec)
         opt.zero_grad(set_to_none=True)
         loss.backward()
