@@ -196,7 +196,7 @@ impl Plugin for Demix {
             main_output_channels: NonZeroU32::new(1),
             ..AudioIOLayout::const_default()
         },
-        // Optional per-stem outputs (issue 8): the main output is the mix as in plain stereo,
+        // Optional per-stem outputs: the main output is the mix as in plain stereo,
         // plus one stereo output per stem (see `RealtimeEngine::process_with_stems`). Not the
         // first layout: plain stereo stays the default, so hosts that never pick a layout (and
         // every VST3 host: nice-plug only matches bus arrangements with the bus count of the

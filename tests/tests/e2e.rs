@@ -687,7 +687,7 @@ fn state_fuzz_random_and_mutated_bytes() {
     assert!(inst.load_state(&valid));
 }
 
-/// Names of the parameters added after the first release (issue 8 and later).
+/// Names of the parameters added after the first release (modes, stem outputs and later).
 const NEW_PARAMS: [&str; 17] = [
     "Mode",
     "Transition",
@@ -881,9 +881,9 @@ fn measure_stem_removal() -> Vec<Removal> {
 
 #[test]
 fn instrumental_and_acapella_remove_the_separated_stems() {
-    // The plugin's part of issue 8's sanity check: each mode outputs exactly the separated
+    // The plugin's part of the mode check: each mode outputs exactly the separated
     // stems it names (Instrumental = Full mix - vocal stem, Acapella = vocal stem), and the
-    // removed stem clearly drops. How far it drops is the separator's quality: the issue's
+    // removed stem clearly drops. How far it drops is the separator's quality:
     // "drop >= the engine's SIR" is checked by the ignored test below, which the Classic
     // engine does not meet (see its numbers).
     for r in measure_stem_removal() {
@@ -910,7 +910,7 @@ fn instrumental_and_acapella_remove_the_separated_stems() {
 }
 
 #[test]
-#[ignore = "issue 8 acceptance on synthetic stems: not met by the Classic engine (tests/neural.rs checks the Neural engine on the demo mix); run with --ignored"]
+#[ignore = "the drop >= SIR check on synthetic stems: not met by the Classic engine (tests/neural.rs checks the Neural engine on the demo mix); run with --ignored"]
 fn instrumental_and_acapella_drop_at_least_the_engine_sir() {
     for r in measure_stem_removal() {
         assert!(
@@ -975,7 +975,7 @@ fn new_parameters_automate_without_non_finite_output() {
 
 #[test]
 fn old_states_load_with_neutral_new_parameters() {
-    // A state as saved before issue 8 (nice-plug's JSON form, which it still reads when the
+    // A state as saved before the modes and stem outputs existed (nice-plug's JSON form, which it still reads when the
     // state is not zstd-compressed): the old parameters and the old editor prefs only. It loads,
     // keeps its values, and every new parameter sits at its default (mode Custom: the saved
     // mute still decides).

@@ -4,7 +4,7 @@
 //! built here from known stems: the demo clip's, and the valid medley's
 //! (`tests/fixtures/medley/`: 2 s from the centre of every held-out valid song).
 //!
-//! Issue 5's acceptance: each stem's SDR with the Neural engine beats the Classic engine's on
+//! What it checks: each stem's SDR with the Neural engine beats the Classic engine's on
 //! the same mix, through the same host path.
 
 use std::path::{Path, PathBuf};
@@ -173,7 +173,7 @@ fn neural_engine_beats_classic_on_every_stem_of_the_demo_clip() {
 
 #[test]
 fn neural_instrumental_and_acapella_drop_at_least_the_engine_sir() {
-    // Issue 8's listening-free check on the known mix: "in Instrumental mode the vocal stem's
+    // The listening-free check of the modes on the known mix: "in Instrumental mode the vocal stem's
     // energy in the output drops by at least the engine's measured vocal SIR; in Acapella mode
     // the drums' energy drops likewise" (by at least that vocal SIR: the Acapella output is
     // the separated vocal stem, and its SIR is how much of the other stems it still holds).

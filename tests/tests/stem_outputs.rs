@@ -1,6 +1,6 @@
-//! End-to-end tests of the optional per-stem outputs (issue 8, "Optional multi-output") through
-//! a real CLAP host (clack-host): the stem-outputs audio-ports configuration, its four stereo
-//! auxiliary outputs, and that plain stereo is still the default.
+//! End-to-end tests of the optional per-stem outputs through a real CLAP host (clack-host): the
+//! stem-outputs audio-ports configuration, its four stereo auxiliary outputs, and that plain
+//! stereo is still the default.
 //!
 //! Prerequisite (the tests do not build the plugin themselves):
 //!     cargo build -p demix --features assert_process_allocs
@@ -12,6 +12,7 @@
 use demix_e2e::signal::{self, delayed, energy, error_db, synthetic_stems};
 use demix_e2e::Instance;
 use demix_engine::audio_thread::fallback::FALLBACK_FADE_MS;
+use demix_engine::dsp::stft::StftConfig;
 
 const STEMS: [&str; 4] = ["Vocals", "Drums", "Bass", "Other"];
 const SR: f64 = 44100.0;
@@ -161,20 +162,24 @@ fn stem_outputs_in_real_time_mode_stay_finite_and_main_nulls() {
     assert!(null <= -100.0);
     assert!(stems.iter().flatten().flatten().all(|v| v.is_finite()));
     // Where the stems played, they sum to the main output; where the fallback played they are
-    // silent; in between they fade, within the fallback's fade time of one or the other.
+    // silent; in between they fade. A fade can be cut short by the next switch: frames stop
+    // only at hop boundaries but may arrive mid-hop, so a fade in can be interrupted by a fade
+    // out, which a late frame can interrupt again, and the hop (over two fades long) then lets
+    // the fade in finish. So the stems settle within three fades of when they last were.
     let fade = fade_samples(48000.0) + 1;
+    let hop = StftConfig::default_for_rate(48000.0).hop;
+    assert!(hop > 2 * fade, "the bound below assumes a hop longer than two fades");
     for c in 0..2 {
-        let (mut since_sum, mut since_silent) = (usize::MAX / 2, usize::MAX / 2);
+        let mut since_settled = 0;
         for t in 0..len {
             let sum: f32 = stems.iter().map(|s| s[c][t]).sum();
             let silent = stems.iter().all(|s| s[c][t] == 0.0);
             let sums = (main[c][t] - sum).abs() <= 1e-5;
-            since_sum = if sums { 0 } else { since_sum + 1 };
-            since_silent = if silent { 0 } else { since_silent + 1 };
+            since_settled = if sums || silent { 0 } else { since_settled + 1 };
             assert!(
-                sums || silent || since_sum <= fade || since_silent <= fade,
-                "sample {t}: main {} vs stems {sum}, {since_sum} samples after the stems last \
-                 summed to it, {since_silent} after they were last silent",
+                since_settled <= 3 * fade,
+                "sample {t}: main {} vs stems {sum}, {since_settled} samples since the stems last \
+                 summed to it or were silent",
                 main[c][t]
             );
         }
