@@ -218,14 +218,20 @@ impl NeuralSeparator {
         let src = self.parity[0];
         for s in self.streams..streams {
             let dst = 2 * s + self.parity[s];
-            for i in 0..self.info.states.len() {
-                let (a, b) = self.states.split_at_mut(dst);
-                let from = a[src][i].extract_tensor().1;
-                b[0][i].extract_tensor_mut().1.copy_from_slice(from);
+            let (a, b) = self.states.split_at_mut(dst);
+            for (to, from) in b[0].iter_mut().zip(&a[src]) {
+                to.extract_tensor_mut().1.copy_from_slice(from.extract_tensor().1);
             }
         }
         self.streams = streams;
         self.stream = 0;
+    }
+
+    /// Zeroes every state set (a cold start for every stream).
+    fn zero_states(&mut self) {
+        for t in self.states.iter_mut().flatten() {
+            t.extract_tensor_mut().1.fill(0.0);
+        }
     }
 
     fn step(&mut self) -> Result<(), SeparatorError> {
@@ -349,11 +355,7 @@ impl Separator for NeuralSeparator {
         }
         if nonfinite {
             // Start over from a clean state rather than carry garbage forward.
-            for set in &mut self.states {
-                for t in set.iter_mut() {
-                    t.extract_tensor_mut().1.fill(0.0);
-                }
-            }
+            self.zero_states();
         }
         self.step()?;
 
@@ -385,11 +387,7 @@ impl Separator for NeuralSeparator {
     }
 
     fn reset(&mut self) {
-        for set in &mut self.states {
-            for t in set.iter_mut() {
-                t.extract_tensor_mut().1.fill(0.0);
-            }
-        }
+        self.zero_states();
         self.parity = [0; MAX_STREAMS];
         self.stream = 0;
     }
