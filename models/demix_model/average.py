@@ -1,21 +1,27 @@
 """Weight average of training checkpoints' EMA weights (a "model soup").
 
     .venv/bin/demix-average A.pt B.pt --alpha 0.7 --out models/.runs/soup07/last.pt
-    .venv/bin/demix-average A.pt B.pt C.pt --out models/.runs/soup-abc/last.pt
+    .venv/bin/demix-average START.pt RUN1/last.pt RUN2/last.pt --out models/.runs/soup/last.pt
 
 With two checkpoints and `--alpha`, writes alpha x B + (1 - alpha) x A; otherwise the plain mean
 of all of them. The output keeps the last checkpoint's metadata (model config, manifest hash), so
-demix-export and demix-card treat it like any checkpoint. Its data ledger is the union of the
-inputs': an entry that two inputs hold with different figures (siblings fine-tuned from one start
-on different renders of the same names) is kept once per input, under that run's name, so no
-training material goes unrecorded; an input that was another's `--init` adds nothing, as the
-other's ledger already holds its own. A checkpoint may lack the others' stereo-feature weights (it
-was their `--init`): they count as zero. Needs torch.
+demix-export and demix-card treat it like any checkpoint. A checkpoint may lack the others' stereo
+weights (it was their `--init`): they count as zero. Needs torch.
+
+The output's data ledger is every input's training (`merge_ledgers`): the history the inputs
+share (`vN/...` entries) once, and each run's own entries summed, song by song. When runs read
+record-like examples from different renders, their `records` entries are renamed
+`records-g<generator version>` (`record_tags`), the section names a release manifest then needs.
+Its audio seen is the common start's plus what each run added.
 """
 import argparse
+import json
 import os
+import re
 
 from .config import ModelConfig
+
+HISTORY = re.compile(r"^v\d+/")  # an entry inherited from a released start (demix-train --init)
 
 
 def weights(st, cfg=None):
@@ -30,15 +36,10 @@ def weights(st, cfg=None):
     return net.state_dict()
 
 
-def run_name(st, path):
-    """The name a checkpoint's own ledger entries are kept under when they clash."""
-    return (st.get("args") or {}).get("name") or os.path.splitext(os.path.basename(path))[0]
-
-
 def held_under_prefix(led, other):
-    """Whether `other` holds all of `led` under one prefix (`led` is the ledger of `other`'s
-    `--init`, which demix-train files under `v<N>/`)."""
-    if not led:
+    """Whether `other` holds all of `led`, as it is or under one prefix (`led` is the ledger of
+    `other`'s `--init`, which demix-train keeps under `--init-ledger-prefix`)."""
+    if not led or all(other.get(k) == v for k, v in led.items()):
         return True
     k0 = next(iter(led))
     for key in other:
@@ -49,30 +50,78 @@ def held_under_prefix(led, other):
     return False
 
 
-def merge_ledgers(named):
-    """[(name, ledger)] -> one ledger. An input whose ledger another input already holds (its
-    start) adds nothing; entries equal in every input that holds them stay as they are; an entry
-    that differs between inputs is kept as `name/key` for each input."""
-    named = [(n, led) for i, (n, led) in enumerate(named)
-             if not any(j != i and held_under_prefix(led, o) for j, (_, o) in enumerate(named))]
-    out, clash = {}, set()
-    for _, led in named:
+def merge_ledgers(ledgers):
+    """[ledger] -> one ledger. An input whose ledger another input already holds (its start) adds
+    nothing. Inherited entries (`vN/...`) must agree wherever they appear and are kept once; a
+    run's own entries are summed over the runs (seconds and per-stem seconds), as the soup has
+    learnt from all of them. Raises ValueError where two inputs give one name different licences
+    (two different renders under one name: rename first, `record_tags`)."""
+    keep = [led for i, led in enumerate(ledgers)
+            if not any(j != i and held_under_prefix(led, o) for j, o in enumerate(ledgers))]
+    out = {}
+    for led in keep:
         for k, v in led.items():
-            if k in out and out[k] != v:
-                clash.add(k)
-            out.setdefault(k, v)
-    for k in clash:
-        del out[k]
-        for name, led in named:
-            if k in led:
-                out[f"{name}/{k}"] = led[k]
+            if k not in out:
+                out[k] = json.loads(json.dumps(v))
+            elif HISTORY.match(k):
+                if out[k] != v:
+                    raise ValueError(f"inherited ledger entry {k} differs between inputs")
+            elif sorted(out[k].get("licences") or []) != sorted(v.get("licences") or []):
+                raise ValueError(f"ledger entry {k}: licences differ between inputs (different material?)")
+            else:
+                out[k]["seconds"] += v["seconds"]
+                ps = out[k].setdefault("per_stem", {})
+                for s, x in (v.get("per_stem") or {}).items():
+                    ps[s] = ps.get(s, 0.0) + x
     return out
+
+
+def records_render(args, root):
+    """(generator version, manifest bytes) of the record-like render a run read, or None."""
+    path = (args or {}).get("records")
+    if not path:
+        return None
+    man = os.path.join(path if os.path.isabs(path) else os.path.join(root, path), "manifest-train.json")
+    if not os.path.isfile(man):
+        raise SystemExit(f"{man}: missing; it says which render the run's `records` entries are")
+    with open(man, "rb") as f:
+        raw = f.read()
+    return json.loads(raw)["generator_version"], raw
+
+
+def record_tags(ledger, render, rename):
+    """A run's own `records:` entries renamed `records-g<N>:` (N: its render's generator version)
+    when `rename`; other entries as they are."""
+    if not rename or render is None:
+        return ledger
+    tag = f"records-g{render[0]}:"
+    return {tag + k[len("records:"):] if k.startswith("records:") else k: v for k, v in ledger.items()}
+
+
+def audio_seen(cks, root, torch):
+    """Mixture seconds the soup learnt from: the common start's plus what each run added after it.
+    An input that is another's start counts only through that run."""
+    leds = [st.get("ledger", {}) for st in cks]
+    runs = [st for i, st in enumerate(cks)
+            if not any(j != i and held_under_prefix(leds[i], o) for j, o in enumerate(leds))]
+    if len(runs) == 1:
+        return runs[0].get("audio_seconds", 0.0)
+    starts = {(st.get("args") or {}).get("init") for st in runs}
+    if len(starts) != 1 or None in starts:
+        raise SystemExit(f"the runs do not share one --init ({sorted(map(str, starts))}): their audio seen cannot be added up")
+    init = next(iter(starts))
+    path = init if os.path.isabs(init) else os.path.join(root, init)
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path}: the runs' common start is missing; its audio seen is the soup's base")
+    base = torch.load(path, map_location="cpu", weights_only=False).get("audio_seconds", 0.0)
+    return base + sum(st.get("audio_seconds", 0.0) - base for st in runs)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ckpts", nargs="+", metavar="CKPT")
     ap.add_argument("--alpha", type=float, default=None, help="with two checkpoints: weight of the second (0..1)")
+    ap.add_argument("--root", default=os.getcwd(), help="where the runs' relative data paths start (default: here)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     import torch
@@ -93,12 +142,24 @@ def main(argv=None):
     ws = [weights(st, cfg) for st in cks]
     avg = {k: sum(s * w[k] for s, w in zip(share, ws)) if ws[-1][k].is_floating_point() else ws[-1][k]
            for k in ws[-1]}
-    ledger = merge_ledgers([(run_name(st, p), st.get("ledger", {})) for p, st in zip(args.ckpts, cks)])
+
+    renders = [records_render(st.get("args"), args.root) for st in cks]
+    distinct = {r[1] for r in renders if r is not None}
+    if len({r[0] for r in renders if r is not None}) < len(distinct):
+        raise SystemExit("runs read different record-like renders of one generator version: their ledgers cannot be told apart")
+    ledgers = [record_tags(st.get("ledger", {}), r, len(distinct) > 1) for st, r in zip(cks, renders)]
+    try:
+        ledger = merge_ledgers(ledgers)
+    except ValueError as e:
+        raise SystemExit(str(e))
+
+    audio = audio_seen(cks, args.root, torch)
     soup = {"ckpts": list(args.ckpts), "weights": share}
-    out = dict(last, model=avg, ema=avg, opt=None, ledger=ledger, soup=soup)
+    out = dict(last, model=avg, ema=avg, opt=None, ledger=ledger, audio_seconds=audio, soup=soup)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     torch.save(out, args.out)
     print(f"{args.out}: " + " + ".join(f"{s:g} x {p}" for s, p in zip(share, args.ckpts)))
+    print(f"ledger: {len(ledger)} entries; audio seen {audio / 3600:.1f} h")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,8 @@ def licences_of_ledger_song(name, manifest_path):
     `vN/` prefix (the innermost one for nested, older releases) means release N's data,
     `training-manifest-vN.json` beside `manifest_path`; no prefix means `manifest_path` itself.
     A release manifest has a `songs` section (the generator's manifest) and a `records` one
-    (`demix-records`); a plain generator manifest is the songs. -> list or None"""
+    (`demix-records`), or one per render for a soup of runs on several (`records-g<N>`, named
+    by `demix-average`); a plain generator manifest is the songs. -> list or None"""
     import os
     import re
     from .data import track_info_from_manifest
@@ -138,7 +139,7 @@ def licences_of_ledger_song(name, manifest_path):
     tag, rest = "/".join(parts).split(":", 1)
     split, track = rest.split("/", 1)
     if isinstance(manifest, dict) and "description" in manifest:  # a release manifest
-        manifest = manifest.get("records" if tag == "records" else "songs")
+        manifest = manifest.get(tag if tag in manifest else "records" if tag == "records" else "songs")
     return track_info_from_manifest(manifest, split, track)
 
 
@@ -156,7 +157,7 @@ def ledger_from_card(card_path, manifest_path, prefix):
             audio_s = float(m.group(1)) * 3600
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         # | song | stem-seconds | vocals | drums | bass | other | [accompaniment] |
-        if len(cells) in (2 + len(STEMS), 3 + len(STEMS)) and re.match(r"^[\w/]+:(train|valid)/", cells[0]):
+        if len(cells) in (2 + len(STEMS), 3 + len(STEMS)) and re.match(r"^[\w/-]+:(train|valid)/", cells[0]):
             name = cells[0]
             nums = [float(c.replace(",", "")) for c in cells[1:]]
             lic = licences_of_ledger_song(name, manifest_path) or ["unknown"]

@@ -494,17 +494,19 @@ def test_carried_ledger_finds_licences_in_each_releases_manifest(tmp_path):
     (tmp_path / "training-manifest.json").write_text(json.dumps({
         "description": "a release",
         "songs": {"songs": [song("train_0000", "L-song")]},
-        "records": {"songs": [{"song_id": "r0000", "licences": ["L-rec"]}]}}))
+        "records": {"songs": [{"song_id": "r0000", "licences": ["L-rec"]}]},
+        "records-g5": {"songs": [{"song_id": "r0000", "licences": ["L-rec5"]}]}}))
     card = tmp_path / "card.md"
     card.write_text("- Steps: 5 in the last run; audio seen (mixture seconds, all runs): 2.0 h.\n\n"
                     "| song | stem-seconds | vocals | drums | bass | other | accompaniment |\n"
                     "|---|---|---|---|---|---|---|\n"
                     "| ours:train/train_0000 | 40 | 10 | 10 | 10 | 10 | 0 |\n"
                     "| records:train/r0000 | 20 | 10 | 0 | 0 | 0 | 10 |\n"
+                    "| records-g5:train/r0000 | 20 | 10 | 0 | 0 | 0 | 10 |\n"
                     "| v2/ours:train/train_0000 | 8 | 2 | 2 | 2 | 2 | 0 |\n")
     led, audio_s = ledger_from_card(str(card), str(tmp_path / "training-manifest.json"), "v3/")
     assert audio_s == 7200
     assert {k: v["licences"] for k, v in led.items()} == {
         "v3/ours:train/train_0000": ["L-song"], "v3/records:train/r0000": ["L-rec"],
-        "v3/v2/ours:train/train_0000": ["L-v2"]}
+        "v3/records-g5:train/r0000": ["L-rec5"], "v3/v2/ours:train/train_0000": ["L-v2"]}
     assert led["v3/records:train/r0000"]["per_stem"]["accompaniment"] == 10
