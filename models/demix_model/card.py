@@ -119,8 +119,14 @@ def main(argv=None):
         d = e["demix_fp32.onnx"]["mean"]["sdr"] - e["demix.onnx"]["mean"]["sdr"]
         w(f"\nint8 ({quant_description()}) vs fp32: {d:+.2f} dB mean SDR loss.\n")
     w("## Training\n")
-    w(f"- Steps: {st['step']} in the last run; audio seen (mixture seconds, all runs): "
-      f"{st['audio_seconds'] / 3600:.1f} h.")
+    if st.get("soup"):
+        parts = " + ".join(f"{x:.2f} x `{os.path.relpath(p, MODELS_DIR) if os.path.isabs(p) else p}`"
+                           for x, p in zip(st["soup"]["weights"], st["soup"]["ckpts"]))
+        w(f"- Weight average of {len(st['soup']['ckpts'])} checkpoints (`demix-average`): {parts}; "
+          f"audio seen (mixture seconds, all runs, each run counted once): {st['audio_seconds'] / 3600:.1f} h.")
+    else:
+        w(f"- Steps: {st['step']} in the last run; audio seen (mixture seconds, all runs): "
+          f"{st['audio_seconds'] / 3600:.1f} h.")
     sha = shipped.get("demix.data_manifest_sha256") or st.get("manifest_sha256")
     w(f"- Data manifest sha256: `{sha}` (the shipped ONNX metadata's; `models/training-manifest.json`).")
     w("- Random-mix augmentation: each example takes each stem from a random song and offset (25 % of "

@@ -152,7 +152,7 @@ def ledger_from_card(card_path, manifest_path, prefix):
     from .config import STEMS
     led, audio_s = {}, 0.0
     for line in open(card_path, encoding="utf-8"):
-        m = re.match(r"^- Steps: .*audio seen \(mixture seconds, all runs\): ([0-9.]+) h", line)
+        m = re.match(r"^- (?:Steps:|Weight average) .*audio seen \(mixture seconds, all runs[^)]*\): ([0-9.]+) h", line)
         if m:
             audio_s = float(m.group(1)) * 3600
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

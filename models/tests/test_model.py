@@ -510,3 +510,19 @@ def test_carried_ledger_finds_licences_in_each_releases_manifest(tmp_path):
         "v3/ours:train/train_0000": ["L-song"], "v3/records:train/r0000": ["L-rec"],
         "v3/records-g5:train/r0000": ["L-rec5"], "v3/v2/ours:train/train_0000": ["L-v2"]}
     assert led["v3/records:train/r0000"]["per_stem"]["accompaniment"] == 10
+
+
+def test_carried_ledger_reads_a_soups_audio_seen(tmp_path):
+    """A weight-averaged release's card states its audio seen on its "Weight average" line."""
+    import json
+    from demix_model.from_onnx import ledger_from_card
+    (tmp_path / "training-manifest.json").write_text(json.dumps({
+        "description": "a soup", "songs": {"songs": []},
+        "records-g5": {"songs": [{"song_id": "r0000", "licences": ["L-rec5"]}]}}))
+    card = tmp_path / "card.md"
+    card.write_text("- Weight average of 2 checkpoints (`demix-average`): 0.50 x `a.pt` + 0.50 x `b.pt`; "
+                    "audio seen (mixture seconds, all runs, each run counted once): 3.0 h.\n\n"
+                    "| records-g5:train/r0000 | 20 | 10 | 0 | 0 | 0 | 10 |\n")
+    led, audio_s = ledger_from_card(str(card), str(tmp_path / "training-manifest.json"), "v7/")
+    assert audio_s == 3 * 3600
+    assert led["v7/records-g5:train/r0000"]["licences"] == ["L-rec5"]
