@@ -7,7 +7,7 @@ Those are undone here; the folded head is loaded with mask_shrink = 1, which com
 exported function (main() compares the step outputs with ONNX Runtime's and refuses otherwise).
 
     demix-from-onnx models/demix_fp32.onnx --out models/.data/init/shipped.pt \\
-        --card models/MODEL_CARD.md --manifest models/training-manifest.json --ledger-prefix v6/
+        --card models/MODEL_CARD.md --manifest models/training-manifest.json --ledger-prefix v7/
 """
 import argparse
 import functools
