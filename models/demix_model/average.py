@@ -15,6 +15,7 @@ record-like examples from different renders, their `records` entries are renamed
 Its audio seen is the common start's plus what each run added.
 """
 import argparse
+import copy
 import json
 import os
 import re
@@ -50,19 +51,23 @@ def held_under_prefix(led, other):
     return False
 
 
+def runs_among(ledgers):
+    """Indices of the inputs that are not another input's start (whose ledger another holds)."""
+    return [i for i, led in enumerate(ledgers)
+            if not any(j != i and held_under_prefix(led, o) for j, o in enumerate(ledgers))]
+
+
 def merge_ledgers(ledgers):
     """[ledger] -> one ledger. An input whose ledger another input already holds (its start) adds
     nothing. Inherited entries (`vN/...`) must agree wherever they appear and are kept once; a
     run's own entries are summed over the runs (seconds and per-stem seconds), as the soup has
     learnt from all of them. Raises ValueError where two inputs give one name different licences
     (two different renders under one name: rename first, `record_tags`)."""
-    keep = [led for i, led in enumerate(ledgers)
-            if not any(j != i and held_under_prefix(led, o) for j, o in enumerate(ledgers))]
     out = {}
-    for led in keep:
+    for led in (ledgers[i] for i in runs_among(ledgers)):
         for k, v in led.items():
             if k not in out:
-                out[k] = json.loads(json.dumps(v))
+                out[k] = copy.deepcopy(v)
             elif HISTORY.match(k):
                 if out[k] != v:
                     raise ValueError(f"inherited ledger entry {k} differs between inputs")
@@ -98,12 +103,12 @@ def record_tags(ledger, render, rename):
     return {tag + k[len("records:"):] if k.startswith("records:") else k: v for k, v in ledger.items()}
 
 
-def audio_seen(cks, root, torch):
+def audio_seen(cks, root):
     """Mixture seconds the soup learnt from: the common start's plus what each run added after it.
     An input that is another's start counts only through that run."""
-    leds = [st.get("ledger", {}) for st in cks]
-    runs = [st for i, st in enumerate(cks)
-            if not any(j != i and held_under_prefix(leds[i], o) for j, o in enumerate(leds))]
+    import torch
+
+    runs = [cks[i] for i in runs_among([st.get("ledger", {}) for st in cks])]
     if len(runs) == 1:
         return runs[0].get("audio_seconds", 0.0)
     starts = {(st.get("args") or {}).get("init") for st in runs}
@@ -153,7 +158,7 @@ def main(argv=None):
     except ValueError as e:
         raise SystemExit(str(e))
 
-    audio = audio_seen(cks, args.root, torch)
+    audio = audio_seen(cks, args.root)
     soup = {"ckpts": list(args.ckpts), "weights": share}
     out = dict(last, model=avg, ema=avg, opt=None, ledger=ledger, audio_seconds=audio, soup=soup)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
