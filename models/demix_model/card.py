@@ -171,8 +171,10 @@ def main(argv=None):
     for k, v in sorted(led.items()):
         w(f"| {k} | {v['seconds']:,.0f} | " + " | ".join(f"{v['per_stem'].get(s, 0):,.0f}" for s in cols) + " |")
     w("\n</details>\n")
-    w("Per-item sources, packages and licences of every song and record-like example the last run drew "
-      "from: `models/training-manifest.json` (its sha256 above); songs named `vN/...` (nested for older "
+    w("Per-item sources, packages and licences of every song and record-like example the training since "
+      "the previous release drew from (the last run, or every run of a weight average): "
+      "`models/training-manifest.json` (its sha256 above), one section per tag (`ours`: `songs`, "
+      "`records`, `records-gN`); songs named `vN/...` (nested for older "
       "releases: `v3/v2/...`) are those an earlier release `msnet-lite-vN` trained on, described by "
       "`models/training-manifest-vN.json`.\n")
     w("## Reproduce\n")
