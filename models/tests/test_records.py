@@ -98,6 +98,23 @@ def test_recording_licences_come_from_the_matching_copyright_stanza():
     assert wz and all("Warzone 2100 Project" in it["licence"] for it in wz)
     hw = [it for it in S.recording_items("train") if it["package"] == "hedgewars-data"]
     assert hw and all(it["licence"].startswith("GPL-2 (") and "Hedgewars Project" in it["licence"] for it in hw)
+    # naev's music is licensed track by track; the tracks only its catch-all covers are left out
+    nv = {it["licence"].split(" (")[0] for it in S.recording_items("train") if it["package"] == "naev-data"}
+    assert nv and nv <= {"GPL-2+", "GPL-3 or CC-BY-3.0", "CC-BY-3.0", "CC-BY-SA-3.0"}, nv
+
+
+def test_a_file_whose_stanza_names_no_licence_is_left_out(monkeypatch, tmp_path):
+    for name in ("a.ogg", "b.ogg"):
+        (tmp_path / name).write_bytes(b"")
+    stanzas = [(["*"], "GPL-2+", "Upstream"), ([f"{tmp_path.name}/b.ogg"], "", "Someone")]
+    monkeypatch.setattr(S, "dep5_stanzas", lambda pkg: stanzas)
+    assert S.file_licence("pkg", str(tmp_path / "b.ogg")) == ""
+    monkeypatch.setattr(S, "RECORDINGS", {"pkg": (f"{tmp_path}/*.ogg", None, "test")})
+    S.recording_items.cache_clear()
+    try:
+        assert [os.path.basename(it["file"]) for it in S.recording_items("test")] == ["a.ogg"]
+    finally:
+        S.recording_items.cache_clear()
 
 
 def test_a_copyright_glob_covers_nested_installed_folders_and_the_last_stanza_wins(monkeypatch):

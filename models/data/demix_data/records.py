@@ -33,7 +33,7 @@ from . import sources as S
 from .midi import RHYTHMS, Note
 
 from demix_model.config import RECORD_STEMS as STEMS2
-GEN_VERSION = 5
+GEN_VERSION = 6
 # Share of examples whose mixture goes through a lossy codec, per split: the development set stays
 # as its published figures were measured (override with --p-lossy).
 P_LOSSY = {"train": 0.3, "dev": 0.0}

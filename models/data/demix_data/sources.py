@@ -64,6 +64,8 @@ LICENCES = {
     "lincity-ng-data": "GPL-2+ (LinCity-NG authors; music by pronobozo, Robert van Herk)",
     "xmoto-data": "GPL-2+ (X-Moto Development Team)",
     "supertux-data": "GPL-2+ (SuperTux music, Marek Moeckel)",
+    "naev-data": "per file (debian/copyright): GPL-2+ (Vega Strike), GPL-3 or CC-BY-3.0 (Nikola Whallon), "
+                 "CC-BY-3.0 (Zeropage), CC-BY-SA-3.0 (Askyel)",
     # read speech (voices of the record-like examples)
     "tuxpaint-stamps-default": "GPL-2 (Tux Paint stamp descriptions)",
 }
@@ -293,6 +295,7 @@ RECORDINGS = {
     "xmoto-data": ("/usr/share/games/xmoto/Textures/Musics/*.ogg", None, "train"),
     "supertux-data": ("/usr/share/games/supertux2/music/*/*.ogg", None, "train"),
     "hedgewars-data": ("/usr/share/games/hedgewars/Data/Music/*.ogg", None, "train"),
+    "naev-data": ("/usr/share/naev/dat/snd/music/*.ogg", None, "train"),
 }
 # Files beside a recording that are parts of it (a multitrack): the accompaniment is their sum.
 RECORDING_PARTS = {"fretsonfire-songs-muldjord": ("guitar.ogg",)}
@@ -315,7 +318,16 @@ RECORDINGS_EXCLUDE = ("digital-pursuit.ogg", "thunder.ogg", "muldjord/mutilated_
                           # credited in Data/Music/credits.txt to music published elsewhere (Kevin
                           # MacLeod's "Hitman"; an OpenGameArt user) under licences the package's
                           # GPL-2 stanza does not name: left out
-                          "sdmusic", "olympics_sd")))
+                          "sdmusic", "olympics_sd")),
+                      # naev: Debian's copyright covers these only by its catch-all (GPL-3+), while
+                      # upstream's dat/snd/SOUND_LICENSE.yaml credits them to other composers
+                      # under CC licences: left out until the two agree
+                      *(f"naev/dat/snd/music/{t}.ogg" for t in (
+                          "blackmoor_tides", "dark_city", "heartofmachine", "imminent_threat", "motherload",
+                          "pirate1_theme1", "pirates_orchestra",
+                          # the vocal-stem check (models/DATA.md)
+                          "ambient1", "ambient2", "automat", "collective1", "combat2", "combat3", "eureka",
+                          "landing_sinister", "nebu_battle1", "peace1", "void_sensor")))
 
 
 @lru_cache(None)
@@ -337,7 +349,7 @@ def dep5_stanzas(pkg: str) -> list[tuple[list[str], str, str]]:
                 fields[key] += "\n" + line.strip()
         if "files" in fields and "license" in fields:
             globs = fields["files"].split()
-            lic = fields["license"].splitlines()[0].strip()
+            lic = (fields["license"].splitlines() or [""])[0].strip()  # "" when a stanza names none
             holder = " ".join(fields.get("copyright", "").split())
             out.append((globs, lic, holder))
     return out
@@ -371,8 +383,8 @@ def file_licence(pkg: str, path: str) -> str:
             gp = g.strip("/").split("/")
             variants = [gp] if gp == ["*"] or exact else [gp[i:] for i in range(len(gp) - 1)]
             if any(fnmatch.fnmatch(t, "/".join(v)) for v in variants for t in tails):
-                found = f"{lic} ({holder})" if holder else lic
-    return found or LICENCES[pkg]
+                found = (f"{lic} ({holder})" if holder else lic) if lic else ""
+    return LICENCES[pkg] if found is None else found
 
 
 @lru_cache(None)
@@ -394,8 +406,11 @@ def recording_items(split: str) -> list[dict]:
         for f, m in files:
             if (m or f).endswith(RECORDINGS_EXCLUDE):
                 continue
+            licence = file_licence(pkg, m or f)
+            if not licence:  # its stanza names no licence: not ours to use
+                continue
             parts = [os.path.join(os.path.dirname(f), p) for p in RECORDING_PARTS.get(pkg, ())]
-            items.append(dict(package=pkg, file=f, member=m, parts=parts, licence=file_licence(pkg, m or f)))
+            items.append(dict(package=pkg, file=f, member=m, parts=parts, licence=licence))
     return items
 
 
