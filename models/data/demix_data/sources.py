@@ -364,7 +364,8 @@ SOURCE_TREE = {"hedgewars-data": ("/usr/share/games/hedgewars/", "share/hedgewar
 
 def file_licence(pkg: str, path: str) -> str:
     """The licence of one installed file of `pkg`: the last DEP-5 stanza that matches it (as the
-    copyright format says), with its copyright holder; else the package's (LICENCES).
+    copyright format says), with its copyright holder; "" when that stanza names no licence; else
+    the package's (LICENCES).
     Stanzas name source-tree paths, which installation moves (`data/audio/music/*` is installed as
     `.../marsshooter/audio/music/...`), so a glob also matches with leading folders dropped, as
     long as a folder is left (`debian/*` never becomes `*`). As in DEP-5, `*` also matches `/`:
