@@ -384,7 +384,7 @@ def file_licence(pkg: str, path: str) -> str:
             gp = g.strip("/").split("/")
             variants = [gp] if gp == ["*"] or exact else [gp[i:] for i in range(len(gp) - 1)]
             if any(fnmatch.fnmatch(t, "/".join(v)) for v in variants for t in tails):
-                found = (f"{lic} ({holder})" if holder else lic) if lic else ""
+                found = f"{lic} ({holder})" if lic and holder else lic
     return LICENCES[pkg] if found is None else found
 
 
