@@ -102,7 +102,13 @@ def master_like_a_record(x, rng, p):
     return x * g[:, None, None, :]
 
 
-def sdr_torch(ref, est, eps=1e-8):
+MAX_NONFINITE_IN_A_ROW = 10
+"""Batches in a row with a non-finite loss or gradient after which training stops."""
+SDR_EPS_MIN = 1e-8
+"""Smallest eps of the SDR loss term (energy of a waveform segment, full scale = 1)."""
+
+
+def sdr_torch(ref, est, eps=SDR_EPS_MIN):
     """MDX SDR per example and stem: [B, S]. ``eps`` may be a tensor that broadcasts to [B, S]."""
     num = ref.pow(2).sum(dim=(-1, -2))
     den = (ref - est).pow(2).sum(dim=(-1, -2))
@@ -111,8 +117,9 @@ def sdr_torch(ref, est, eps=1e-8):
 
 def sdr_loss(est, ref, floor=1e-3):
     """Negative MDX SDR in dB, mean over examples and stems, with eps = floor x the example's
-    mixture energy, which keeps silent (dropped) stems bounded."""
-    e = floor * ref.sum(1).pow(2).sum(dim=(-1, -2))[:, None]  # [B, 1]
+    mixture energy, which keeps silent (dropped) stems bounded; an absolute minimum of eps keeps
+    a silent segment (0 / 0) at 0 dB instead of NaN."""
+    e = (floor * ref.sum(1).pow(2).sum(dim=(-1, -2))[:, None]).clamp_min(SDR_EPS_MIN)  # [B, 1]
     return -sdr_torch(ref, est, eps=e).mean()
 
 
@@ -335,6 +342,7 @@ def main(argv=None):
     base_lr, warm = a.lr, max(1, a.warmup)
     warm_from = step if (a.resume and not (os.path.exists(last) and torch.load(last, map_location="cpu", weights_only=False).get("opt"))) else 0
     net.train()
+    nonfinite = 0
     while True:
         now = time.time()
         run_elapsed = now - t_start
@@ -362,6 +370,16 @@ def main(argv=None):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        if not (torch.isfinite(loss) and torch.isfinite(gn)):
+            # one bad batch must not turn every weight into NaN; many in a row mean a real fault
+            nonfinite += 1
+            log(f"step {step}: non-finite loss or gradient, batch skipped ({nonfinite} in a row)",
+                kind="skipped", step=step)
+            if nonfinite >= MAX_NONFINITE_IN_A_ROW:
+                raise SystemExit(f"{nonfinite} batches in a row gave a non-finite loss or gradient; "
+                                 f"stopped without saving (last.pt holds step {step}'s last save)")
+            continue
+        nonfinite = 0
         opt.step()
         with torch.no_grad():
             d = min(0.999, (1 + step) / (10 + step))

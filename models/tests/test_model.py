@@ -376,6 +376,36 @@ def test_sdr_loss_is_the_negative_mdx_sdr_and_bounded_for_silent_stems():
     est[0, 1] = 0.1 * torch.randn(2, 4000, generator=g)
     v = sdr_loss(est, ref)
     assert torch.isfinite(v) and v.item() > sdr_loss(ref, ref).item()
+    # a silent segment (silent mixture, zero estimate) scores 0 dB with a zero gradient, not NaN
+    silent = torch.zeros(1, 2, 2, 100, requires_grad=True)
+    v = sdr_loss(silent, torch.zeros(1, 2, 2, 100))
+    v.backward()
+    assert v.item() == 0.0 and torch.equal(silent.grad, torch.zeros_like(silent))
+
+
+def test_training_skips_non_finite_batches_and_stops_when_they_persist(tmp_path, monkeypatch):
+    from demix_model import train
+    root = str(tmp_path / "musdb18hq")
+    make_fake_musdb(root)
+    monkeypatch.setattr(train, "MODELS_DIR", str(tmp_path))
+    args = ["--name", "t", "--musdb", root, "--no-ours", "--steps", "2", "--batch", "2", "--seg", "1",
+            "--dim", "16", "--layers", "1", "--valid-every", "1e9", "--sdr-weight", "0.1"]
+    real = train.sdr_loss
+    calls = []
+
+    def first_nan(est, ref):  # the first batch is bad, the rest are not
+        calls.append(1)
+        return real(est, ref) * (float("nan") if len(calls) == 1 else 1.0)
+
+    monkeypatch.setattr(train, "sdr_loss", first_nan)
+    train.main(args)
+    st = torch.load(tmp_path / ".runs" / "t" / "last.pt", map_location="cpu", weights_only=False)
+    assert st["step"] == 2 and len(calls) == 3
+    assert all(torch.isfinite(v).all() for v in st["model"].values())
+    monkeypatch.setattr(train, "sdr_loss", lambda est, ref: real(est, ref) * float("nan"))
+    with pytest.raises(SystemExit, match="in a row"):
+        train.main(args[:1] + ["t2"] + args[2:])
+    assert not (tmp_path / ".runs" / "t2" / "last.pt").exists()
 
 
 def test_old_checkpoints_load_as_one_band_group():
