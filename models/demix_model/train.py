@@ -377,7 +377,7 @@ def main(argv=None):
                 kind="skipped", step=step)
             if nonfinite >= MAX_NONFINITE_IN_A_ROW:
                 raise SystemExit(f"{nonfinite} batches in a row gave a non-finite loss or gradient; "
-                                 f"stopped without saving (last.pt holds step {step}'s last save)")
+                                 f"stopped at step {step} without saving (last.pt keeps its previous save)")
             continue
         nonfinite = 0
         opt.step()
