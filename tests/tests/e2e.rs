@@ -17,7 +17,8 @@ use clack_host::events::event_types::ParamValueEvent;
 use clack_host::prelude::*;
 use demix_e2e::{block_plan, Instance};
 
-/// Block sizes the issue asks for, mixed with 0-length calls.
+/// Block sizes a host may send: single samples, small, odd and large blocks, mixed with
+/// 0-length calls.
 fn mixed_pattern() -> Vec<usize> {
     let mut p = vec![1; 64];
     p.extend_from_slice(&[64, 0, 333, 4096, 0, 1, 64, 333, 4096, 17, 0, 1000]);
@@ -842,7 +843,7 @@ fn measure_stem_removal() -> Vec<Removal> {
     let e = |y: &[Vec<f32>], s: usize| projected_energy(y, &d[s], range.clone());
     let db = |a: f64, b: f64| 10.0 * (a / b).log10();
     let mut out = Vec::new();
-    // Both modes are held to the engine's vocal SIR (the issue's wording; the Acapella output
+    // Both modes are held to the engine's vocal SIR (the Acapella output
     // is the separated vocal stem, so its SIR is what it still holds of the rest).
     let (_, vocal_sep) = render(CUSTOM, Some("Vocals Solo"), false);
     let sir_db = db(e(&vocal_sep, 0), (1..4).map(|s| e(&vocal_sep, s)).sum());
