@@ -178,7 +178,10 @@ def test_export_parity(tmp_path, cfg, max_nodes):
     net = _net(cfg=cfg)
     p32, p8 = str(tmp_path / "demix_fp32.onnx"), str(tmp_path / "demix.onnx")
     export_fp32(net, p32, metadata("0" * 64, "fp32", model_name(net.cfg)))
-    quantize_int8(p32, p8, metadata("0" * 64, "int8-dynamic", model_name(net.cfg)), mode="dynamic")
+    # the shipped format (weight-only int8); ONNX Runtime's dynamic mode also quantizes the
+    # activations per tensor, and on this untrained net the first band group's log-power input
+    # alone puts ~0.5 of error on the masks, so it is not held to this bound
+    quantize_int8(p32, p8, metadata("0" * 64, "int8", model_name(net.cfg)), mode="weights")
     spec = _spec(100)[0]
     with torch.no_grad():
         ref = net(spec[None])[0].numpy()
