@@ -79,12 +79,16 @@ class TimeSSM(nn.Module):
         B_ = B_.reshape(n, C, L, N)
         C_ = C_.reshape(n, C, L, N)
         cum = torch.cumsum(la_, dim=2)  # [n, C, L, H]
-        seg = cum[:, :, :, None, :] - cum[:, :, None, :, :]  # [n, C, t, s, H]
+        # intra-chunk part, head-major so that the [L x L] decay blocks are one batched matmul
+        # with no copy of the largest tensor: W[t, s] = exp(cum_t - cum_s) (C_t . B_s) for s <= t
+        cum_h = cum.permute(0, 1, 3, 2)  # [n, C, H, L]
+        seg = cum_h[..., :, None] - cum_h[..., None, :]  # [n, C, H, t, s]
         causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
-        seg = seg.masked_fill(~causal[None, None, :, :, None], float("-inf"))
-        CB = torch.einsum("nctk,ncsk->ncts", C_, B_)
-        W = torch.exp(seg) * CB[..., None] * dt_[:, :, None, :, :]  # [n, C, t, s, H]
-        y = torch.einsum("ncTSh,ncShp->ncThp", W, xh_)
+        seg = seg.masked_fill(~causal, float("-inf"))
+        CB = torch.matmul(C_, B_.transpose(-1, -2))  # [n, C, t, s]
+        W = torch.exp(seg) * CB[:, :, None]  # [n, C, H, t, s]
+        xd = (xh_ * dt_[..., None]).permute(0, 1, 3, 2, 4)  # dt_s x_s: [n, C, H, s, P]
+        y = torch.matmul(W, xd).permute(0, 1, 3, 2, 4)  # [n, C, T, H, P]
         # per-chunk input contributions to the state at the chunk's end
         dec_end = torch.exp(cum[:, :, -1:, :] - cum)  # [n, C, L, H]
         Sc = torch.einsum("bclh,bclhp,bclk->bchpk", dec_end * dt_, xh_, B_)

@@ -1,0 +1,89 @@
+"""Training-step throughput on this machine: one step (separation, loss, backward, AdamW) of the
+shipped layout on a fixed random batch, for each variant, the variants interleaved so that load
+from elsewhere hits them alike. Prints the median step time, audio seconds per second, and the
+ratio to the first variant (the baseline).
+
+  demix-trainbench                                  # eager vs torch.compile, chunk 32, 2 threads
+  demix-trainbench --variants eager:32 eager:16 --threads 1
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from .config import ModelConfig, SAMPLE_RATE
+from .model import DemixNet
+from .train import separate, loss_fn, sdr_loss, parse_bands
+
+SHIPPED_BANDS = "12x8,6x24,6x46"
+
+
+def make_step(kind, chunk, cfg, state, sdr_weight):
+    """One training step's closure for a variant, from the same weights: 'eager', or 'compile'
+    (the model's forward through torch.compile; the weights stay the module's own)."""
+    net = DemixNet(cfg)
+    net.load_state_dict(state)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-5, weight_decay=1e-4, betas=(0.9, 0.99))
+    fwd = torch.compile(net) if kind == "compile" else net
+
+    def objective(ref):
+        est = separate(fwd, ref, chunk)
+        loss = loss_fn(est, ref)
+        return loss + sdr_weight * sdr_loss(est, ref) if sdr_weight else loss
+
+    def step(ref):
+        loss = objective(ref)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        return float(loss.detach())
+    return step
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", nargs="+", default=["eager:32", "compile:32"],
+                    help="KIND:CHUNK, KIND eager or compile; the first is the baseline")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seg", type=float, default=2.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5, help="timed steps per variant")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps per variant (compilation)")
+    ap.add_argument("--sdr-weight", type=float, default=0.1)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = ModelConfig(dim=64, band_hidden=48, band_groups=parse_bands(SHIPPED_BANDS), stereo_features=True)
+    state = DemixNet(cfg).state_dict()
+    rng = np.random.default_rng(0)
+    L = int(a.seg * SAMPLE_RATE)
+    ref = torch.from_numpy((0.1 * rng.standard_normal((a.batch, 4, 2, L))).astype(np.float32))
+    variants = []
+    for v in a.variants:
+        kind, _, chunk = v.partition(":")
+        if kind not in ("eager", "compile"):
+            raise SystemExit(f"unknown variant kind {kind!r} (eager or compile)")
+        variants.append((v, make_step(kind, int(chunk or 32), cfg, state, a.sdr_weight)))
+    for name, step in variants:
+        t0 = time.perf_counter()
+        for _ in range(a.warmup):
+            step(ref)
+        print(f"{name}: {a.warmup} warm-up steps in {time.perf_counter() - t0:.1f} s", flush=True)
+    times = {name: [] for name, _ in variants}
+    for _ in range(a.repeats):
+        for name, step in variants:
+            t0 = time.perf_counter()
+            step(ref)
+            times[name].append(time.perf_counter() - t0)
+    audio_s = a.batch * a.seg
+    base = float(np.median(times[variants[0][0]]))
+    print(f"batch {a.batch} x {a.seg} s, {a.threads} threads, {a.repeats} steps each (median):")
+    for name, _ in variants:
+        t = float(np.median(times[name]))
+        print(f"  {name:12s} {t:6.2f} s/step  {audio_s / t:5.2f}x real time  ratio to {variants[0][0]}: {base / t:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
