@@ -103,9 +103,10 @@ def record_tags(ledger, render, rename):
     return {tag + k[len("records:"):] if k.startswith("records:") else k: v for k, v in ledger.items()}
 
 
-def audio_seen(cks, root):
+def audio_seen(cks, root, paths=()):
     """Mixture seconds the soup learnt from: the common start's plus what each run added after it.
-    An input that is another's start counts only through that run."""
+    An input that is another's start counts only through that run. `paths`: the files `cks` were
+    read from, so that a start among the inputs is not read again."""
     import torch
 
     runs = [cks[i] for i in runs_among([st.get("ledger", {}) for st in cks])]
@@ -118,7 +119,9 @@ def audio_seen(cks, root):
     path = init if os.path.isabs(init) else os.path.join(root, init)
     if not os.path.isfile(path):
         raise SystemExit(f"{path}: the runs' common start is missing; its audio seen is the soup's base")
-    base = torch.load(path, map_location="cpu", weights_only=False).get("audio_seconds", 0.0)
+    loaded = {os.path.realpath(p): st for p, st in zip(paths, cks)}
+    start = loaded.get(os.path.realpath(path)) or torch.load(path, map_location="cpu", weights_only=False)
+    base = start.get("audio_seconds", 0.0)
     return base + sum(st.get("audio_seconds", 0.0) - base for st in runs)
 
 
@@ -158,7 +161,7 @@ def main(argv=None):
     except ValueError as e:
         raise SystemExit(str(e))
 
-    audio = audio_seen(cks, args.root)
+    audio = audio_seen(cks, args.root, args.ckpts)
     soup = {"ckpts": list(args.ckpts), "weights": share}
     out = dict(last, model=avg, ema=avg, opt=None, ledger=ledger, audio_seconds=audio, soup=soup)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

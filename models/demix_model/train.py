@@ -23,6 +23,10 @@ from .model import DemixNet, count_params
 from .stft import stft_torch, istft_torch, low_windows_np
 
 MODELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_NONFINITE_IN_A_ROW = 10
+"""Batches in a row with a non-finite loss or gradient after which training stops."""
+LOW_WINDOWS = low_windows_np(N_FFT, HOP // 2)
+"""The host's Low-latency (analysis, synthesis) window pair at half the model's hop."""
 
 
 def separate(net, stems, chunk=64, low=False):
@@ -32,7 +36,7 @@ def separate(net, stems, chunk=64, low=False):
     hop, with the even and the odd frames in two recurrent streams, each at the model's hop."""
     mix = stems.sum(1)
     L = mix.shape[-1]
-    hop, windows = (HOP // 2, low_windows_np(N_FFT, HOP // 2)) if low else (HOP, None)
+    hop, windows = (HOP // 2, LOW_WINDOWS) if low else (HOP, None)
     spec = stft_torch(mix, N_FFT, hop, window=None if windows is None else windows[0])  # [B, T, 2, 2, K]
     if low:
         T = spec.shape[1]
@@ -102,8 +106,6 @@ def master_like_a_record(x, rng, p):
     return x * g[:, None, None, :]
 
 
-MAX_NONFINITE_IN_A_ROW = 10
-"""Batches in a row with a non-finite loss or gradient after which training stops."""
 SDR_EPS_MIN = 1e-8
 """Smallest eps of the SDR loss term (energy of a waveform segment, full scale = 1)."""
 
