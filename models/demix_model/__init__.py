@@ -6,6 +6,7 @@ Modules:
   model    - the network: full-sequence (training) and single-step (export) paths
   data     - MUSDB18-HQ-layout loader, packing, random-mix augmentation, data ledger
   train    - training loop (CPU or GPU), checkpoints, resumable
+  trainbench - training-step throughput, variants against a baseline in the same run
   export   - ONNX export (fp32), int8 quantization, metadata, reference fixtures
   evaluate - valid-set SDR/SI-SDR through onnxruntime step by step, RTF benchmark
 """
