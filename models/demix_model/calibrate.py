@@ -6,6 +6,11 @@ scores every a on the grid. The choice is made on training songs only (every ``-
 on the validation split it is later scored on.
 
     .venv/bin/demix-calibrate models/.runs/rb24/last.pt --out models/.runs/rb24/calibrated.pt
+
+With ``--records DIR`` it chooses on record-like *train* examples instead, scored in two parts
+(vocals, and the accompaniment = mixture - vocals), as the development set is; ``--grid-max``
+above 1 also tries undoing part of a shrinkage already folded into the weights (a checkpoint
+from ``demix-from-onnx``).
 """
 import argparse
 import os
@@ -13,13 +18,19 @@ import os
 import numpy as np
 import torch
 
-from .config import SAMPLE_RATE, STEMS
+from .config import SAMPLE_RATE, STEMS, RECORD_STEMS
 from .data import list_tracks, read_wav, _find
 from .evaluate import sdr
 from .export import load_net
 from .train import separate, MODELS_DIR
 
 GRID = tuple(round(1.0 - 0.05 * i, 2) for i in range(11))  # 1.0 ... 0.5
+
+
+def grid(a_max=1.0):
+    """GRID with the steps above 1.0 up to `a_max` added, highest first."""
+    up = tuple(round(1.0 + 0.05 * i, 2) for i in range(int(round((a_max - 1.0) / 0.05)), 0, -1))
+    return up + GRID
 
 
 @torch.no_grad()
@@ -41,11 +52,35 @@ def shrink_scores(net, tracks, grid=GRID, max_seconds=None):
     return {a: {s: float(np.median(v)) if v else float("nan") for s, v in d.items()} for a, d in per.items()}
 
 
+@torch.no_grad()
+def shrink_scores_records(net, tracks, grid=GRID, max_seconds=None):
+    """The same on record-like examples, two parts: {a: {vocals, accompaniment: median MDX SDR}}.
+    Shrinking moves the vocal estimate toward mixture / S; the accompaniment is the rest."""
+    per = {a: {s: [] for s in RECORD_STEMS} for a in grid}
+    for tr in tracks:
+        parts = np.stack([read_wav(_find(tr, s)) for s in RECORD_STEMS]).astype(np.float32)
+        if max_seconds:
+            parts = parts[..., :int(max_seconds * SAMPLE_RATE)]
+        ref = parts.astype(np.float64)
+        mix = ref.sum(0)
+        stems = np.zeros((len(STEMS),) + parts.shape[1:], dtype=np.float32)
+        stems[0], stems[1] = parts[0], parts[1]  # only their sum, the mixture, reaches the net
+        voc = separate(net, torch.from_numpy(stems)[None])[0, 0].double().numpy()
+        for a in grid:
+            v = a * voc + (1 - a) * mix / len(STEMS)
+            for k, e in enumerate((v, mix - v)):
+                if np.sum(ref[k] ** 2) >= 1e-6:
+                    per[a][RECORD_STEMS[k]].append(sdr(ref[k], e))
+    return {a: {s: float(np.median(v)) if v else float("nan") for s, v in d.items()} for a, d in per.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ckpt")
     ap.add_argument("--songs", default=os.path.join(MODELS_DIR, ".data", "songs"))
-    ap.add_argument("--every", type=int, default=19, help="use every N-th train song")
+    ap.add_argument("--records", default=None, help="choose on these record-like examples' train split instead")
+    ap.add_argument("--every", type=int, default=19, help="use every N-th train song (example)")
+    ap.add_argument("--grid-max", type=float, default=1.0, help="largest a tried (above 1: sharper masks)")
     ap.add_argument("--max-seconds", type=float, default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -53,18 +88,27 @@ def main(argv=None):
     net, st = load_net(a.ckpt)
     net.cfg.mask_shrink = 1.0  # score the raw masks; the grid's a is the whole shrinkage
     net.eval()
-    tracks = list_tracks(a.songs, "train")[::a.every]
+    g = grid(a.grid_max)
+    if a.records:
+        tracks = list_tracks(a.records, "train", stems=RECORD_STEMS)[::a.every]
+        names, kind = RECORD_STEMS, "record-like train examples"
+        score = shrink_scores_records
+    else:
+        tracks = list_tracks(a.songs, "train")[::a.every]
+        names, kind = STEMS, "train songs"
+        score = shrink_scores
     if not tracks:
-        raise SystemExit(f"no train songs under {a.songs}")
-    scores = shrink_scores(net, tracks, max_seconds=a.max_seconds)
+        raise SystemExit(f"no {kind} under {a.records or a.songs}")
+    scores = score(net, tracks, grid=g, max_seconds=a.max_seconds)
     means = {k: float(np.mean(list(v.values()))) for k, v in scores.items()}
-    for k in GRID:
-        print(f"a={k:.2f}: " + " ".join(f"{s} {scores[k][s]:.2f}" for s in STEMS) + f"  mean {means[k]:.3f}")
-    best = max(GRID, key=lambda k: means[k])
-    print(f"chosen a = {best} on {len(tracks)} train songs (mean {means[best]:.3f} vs {means[1.0]:.3f} at a = 1)")
+    for k in g:
+        print(f"a={k:.2f}: " + " ".join(f"{s} {scores[k][s]:.2f}" for s in names) + f"  mean {means[k]:.3f}")
+    best = max(g, key=lambda k: means[k])
+    print(f"chosen a = {best} on {len(tracks)} {kind} (mean {means[best]:.3f} vs {means[1.0]:.3f} at a = 1)")
     out = dict(st, model_cfg=dict(st["model_cfg"], mask_shrink=best),
-               calibration={"split": "train", "every": a.every, "tracks": [os.path.basename(t) for t in tracks],
-                            "grid_mean_sdr": means, "mask_shrink": best})
+               calibration={"split": "train", "set": "records" if a.records else "songs", "every": a.every,
+                            "tracks": [os.path.basename(t) for t in tracks], "grid_mean_sdr": means,
+                            "mask_shrink": best})
     torch.save(out, a.out)
     print(f"wrote {a.out}")
     # returns None: a console script's sys.exit(value) would turn a float into exit status 1

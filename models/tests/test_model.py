@@ -488,6 +488,49 @@ def test_calibrate_writes_the_chosen_shrink(tmp_path):
     assert scores[best] == max(scores.values())
 
 
+def test_calibrate_on_records_scores_vocals_and_the_rest(tmp_path):
+    from demix_model import calibrate
+    from demix_model.evaluate import sdr
+    from demix_model.train import separate
+    from demix_model.data import read_wav
+    root = tmp_path / "records"
+    rng = np.random.default_rng(1)
+    N = 2 * SAMPLE_RATE
+    t = np.arange(N) / SAMPLE_RATE
+    for i in range(2):
+        d = root / "train" / f"rec{i}"
+        d.mkdir(parents=True)
+        voc = 0.2 * np.sin(2 * np.pi * (300 + 40 * i) * t)
+        acc = 0.1 * rng.standard_normal(N)
+        sf.write(d / "vocals.wav", np.stack([voc, voc], 1), SAMPLE_RATE, subtype="FLOAT")
+        sf.write(d / "accompaniment.wav", np.stack([acc, 0.5 * acc], 1), SAMPLE_RATE, subtype="FLOAT")
+    net = _net(cfg=ModelConfig(dim=16, layers=1))
+    ck = str(tmp_path / "a.pt")
+    torch.save({"ema": net.state_dict(), "model_cfg": net.cfg.to_dict()}, ck)
+    assert calibrate.main([ck, "--records", str(root), "--every", "1", "--grid-max", "1.1",
+                           "--out", str(tmp_path / "b.pt")]) is None
+    st = torch.load(tmp_path / "b.pt", weights_only=False)
+    cal = st["calibration"]
+    assert cal["set"] == "records" and cal["tracks"] == ["rec0", "rec1"]
+    scores = cal["grid_mean_sdr"]
+    assert set(scores) == set(calibrate.grid(1.1)) and 1.1 in scores
+    assert scores[cal["mask_shrink"]] == max(scores.values()) == \
+        scores[st["model_cfg"]["mask_shrink"]]
+    # a = 0.9 by hand: the vocal estimate shrunk toward mixture / 4, the accompaniment the rest
+    want = []
+    for i in range(2):
+        d = root / "train" / f"rec{i}"
+        v, acc = read_wav(str(d / "vocals.wav")), read_wav(str(d / "accompaniment.wav"))
+        stems = torch.from_numpy(np.stack([v, acc, 0 * v, 0 * v]).astype(np.float32))[None]
+        with torch.no_grad():
+            est = separate(net, stems)[0, 0].double().numpy()
+        mix = v.astype(np.float64) + acc
+        e = 0.9 * est + 0.1 * mix / 4
+        want.append((sdr(v.astype(np.float64), e), sdr(acc.astype(np.float64), mix - e)))
+    med = np.median(np.array(want), axis=0)
+    assert abs(scores[0.9] - med.mean()) < 1e-6
+
+
 def test_two_part_scores_the_sum_of_drums_bass_other():
     from demix_model.train import two_part
     est = torch.randn(3, 4, 2, 100)
