@@ -49,6 +49,11 @@ def shrink_scores(net, tracks, grid=GRID, max_seconds=None):
             for k, s in enumerate(STEMS):
                 if np.sum(ref[k] ** 2) >= 1e-6:  # silent reference: SDR undefined
                     per[a][s].append(sdr(ref[k], e[k]))
+    return _medians(per)
+
+
+def _medians(per):
+    """{a: {part: [SDR per track]}} -> {a: {part: median, NaN when no track has the part}}"""
     return {a: {s: float(np.median(v)) if v else float("nan") for s, v in d.items()} for a, d in per.items()}
 
 
@@ -61,17 +66,16 @@ def shrink_scores_records(net, tracks, grid=GRID, max_seconds=None):
         parts = np.stack([read_wav(_find(tr, s)) for s in RECORD_STEMS]).astype(np.float32)
         if max_seconds:
             parts = parts[..., :int(max_seconds * SAMPLE_RATE)]
+        # separate() hears only the parts' sum, the mixture; its first stem is the vocals
+        voc = separate(net, torch.from_numpy(parts)[None])[0, 0].double().numpy()
         ref = parts.astype(np.float64)
         mix = ref.sum(0)
-        stems = np.zeros((len(STEMS),) + parts.shape[1:], dtype=np.float32)
-        stems[0], stems[1] = parts[0], parts[1]  # only their sum, the mixture, reaches the net
-        voc = separate(net, torch.from_numpy(stems)[None])[0, 0].double().numpy()
         for a in grid:
             v = a * voc + (1 - a) * mix / len(STEMS)
             for k, e in enumerate((v, mix - v)):
                 if np.sum(ref[k] ** 2) >= 1e-6:
                     per[a][RECORD_STEMS[k]].append(sdr(ref[k], e))
-    return {a: {s: float(np.median(v)) if v else float("nan") for s, v in d.items()} for a, d in per.items()}
+    return _medians(per)
 
 
 def main(argv=None):

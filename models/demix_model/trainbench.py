@@ -1,5 +1,5 @@
 """Training-step throughput on this machine: one step (separation, loss, backward, AdamW) of the
-shipped layout on a fixed random batch, for each variant, the variants interleaved so that load
+shipped model (layout and weights from the committed fp32 export) on a fixed random batch, for each variant, the variants interleaved so that load
 from elsewhere hits them alike. Prints the median step time, audio seconds per second, and the
 ratio to the first variant (the baseline).
 
@@ -7,16 +7,16 @@ ratio to the first variant (the baseline).
   demix-trainbench --variants eager:32 eager:16 --threads 1
 """
 import argparse
+import os
 import time
 
 import numpy as np
 import torch
 
-from .config import ModelConfig, SAMPLE_RATE
+from .config import SAMPLE_RATE
+from .from_onnx import shipped_config, load_from_onnx
 from .model import DemixNet
-from .train import separate, loss_fn, sdr_loss, parse_bands
-
-SHIPPED_BANDS = "12x8,6x24,6x46"
+from .train import separate, loss_fn, sdr_loss, MODELS_DIR
 
 
 def make_step(kind, chunk, cfg, state, sdr_weight):
@@ -46,6 +46,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variants", nargs="+", default=["eager:32", "compile:32"],
                     help="KIND:CHUNK, KIND eager or compile; the first is the baseline")
+    ap.add_argument("--onnx", default=os.path.join(MODELS_DIR, "demix_fp32.onnx"),
+                    help="fp32 export whose layout and weights are trained")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seg", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
@@ -55,8 +57,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    cfg = ModelConfig(dim=64, band_hidden=48, band_groups=parse_bands(SHIPPED_BANDS), stereo_features=True)
-    state = DemixNet(cfg).state_dict()
+    cfg = shipped_config(a.onnx)
+    state = load_from_onnx(a.onnx, cfg).state_dict()
     rng = np.random.default_rng(0)
     L = int(a.seg * SAMPLE_RATE)
     ref = torch.from_numpy((0.1 * rng.standard_normal((a.batch, 4, 2, L))).astype(np.float32))
