@@ -218,6 +218,9 @@ def main(argv=None):
     ap.add_argument("--p-low", type=float, default=0.0,
                     help="probability that a batch runs as at Low latency (asymmetric windows, half the hop, "
                          "two recurrent streams); it costs twice the model time of a standard batch")
+    ap.add_argument("--compile", action="store_true",
+                    help="run the training forward through torch.compile (its first steps compile; "
+                         "demix-trainbench measures the gain on a machine)")
     ap.add_argument("--stereo-features", action="store_true",
                     help="also feed the bands the inter-channel cross-spectrum (from --init: starts at zero)")
     a = ap.parse_args(argv)
@@ -307,8 +310,11 @@ def main(argv=None):
         ledger_prev = {a.init_ledger_prefix + k: v for k, v in st.get("ledger", {}).items()}
         audio_s = st.get("audio_seconds", 0.0)
         log(f"init from {a.init}")
+    # the training forward; the same parameters as `net`, so optimiser, EMA and saves see no difference
+    fwd = torch.compile(net) if a.compile else net
     sha = manifest_sha256(manifest if (not a.no_ours and os.path.exists(manifest)) else None)
-    log(f"model {cfg.to_dict()}: {count_params(net)} params; device {dev}; batch {a.batch} x {a.seg} s")
+    log(f"model {cfg.to_dict()}: {count_params(net)} params; device {dev}; batch {a.batch} x {a.seg} s"
+        + ("; compiled" if a.compile else ""))
 
     def save(path, extra=None):
         led = merge_ledgers(ledger_prev, mixer.ledger_summary())
@@ -361,13 +367,13 @@ def main(argv=None):
             ref = master_like_a_record(ref, aug_rng, a.p_master)
         low = bool(a.p_low) and aug_rng.random() < a.p_low
         if rmixer is None:
-            loss = objective(separate(net, ref, a.chunk, low), ref)
+            loss = objective(separate(fwd, ref, a.chunk, low), ref)
         else:
             # one forward over both kinds: four-stem songs, then two-stem records
             rref = rmixer.batch(n_rec)
             n4 = len(ref)
             padded = torch.cat([rref, torch.zeros_like(rref)], dim=1)  # [n, 4, 2, L]; mixture = sum
-            est = separate(net, torch.cat([ref, padded]), a.chunk, low)
+            est = separate(fwd, torch.cat([ref, padded]), a.chunk, low)
             loss = (n4 * objective(est[:n4], ref) + n_rec * objective(two_part(est[n4:]), rref)) / (n4 + n_rec)
         opt.zero_grad(set_to_none=True)
         loss.backward()

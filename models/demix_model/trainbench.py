@@ -19,10 +19,10 @@ from .model import DemixNet
 from .train import separate, loss_fn, sdr_loss, MODELS_DIR
 
 
-def make_step(kind, chunk, cfg, state, sdr_weight):
+def make_step(kind, chunk, cfg, state, sdr_weight, device="cpu"):
     """One training step's closure for a variant, from the same weights: 'eager', or 'compile'
     (the model's forward through torch.compile; the weights stay the module's own)."""
-    net = DemixNet(cfg)
+    net = DemixNet(cfg).to(device)
     net.load_state_dict(state)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-5, weight_decay=1e-4, betas=(0.9, 0.99))
     fwd = torch.compile(net) if kind == "compile" else net
@@ -51,6 +51,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seg", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine")
     ap.add_argument("--repeats", type=int, default=5, help="timed steps per variant")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps per variant (compilation)")
     ap.add_argument("--sdr-weight", type=float, default=0.1)
@@ -61,13 +62,14 @@ def main(argv=None):
     state = load_from_onnx(a.onnx, cfg).state_dict()
     rng = np.random.default_rng(0)
     L = int(a.seg * SAMPLE_RATE)
-    ref = torch.from_numpy((0.1 * rng.standard_normal((a.batch, 4, 2, L))).astype(np.float32))
+    ref = torch.from_numpy((0.1 * rng.standard_normal((a.batch, 4, 2, L))).astype(np.float32)).to(a.device)
+    sync = torch.cuda.synchronize if a.device.startswith("cuda") else (lambda: None)
     variants = []
     for v in a.variants:
         kind, _, chunk = v.partition(":")
         if kind not in ("eager", "compile"):
             raise SystemExit(f"unknown variant kind {kind!r} (eager or compile)")
-        variants.append((v, make_step(kind, int(chunk or 32), cfg, state, a.sdr_weight)))
+        variants.append((v, make_step(kind, int(chunk or 32), cfg, state, a.sdr_weight, a.device)))
     for name, step in variants:
         t0 = time.perf_counter()
         for _ in range(a.warmup):
@@ -76,12 +78,14 @@ def main(argv=None):
     times = {name: [] for name, _ in variants}
     for _ in range(a.repeats):
         for name, step in variants:
+            sync()
             t0 = time.perf_counter()
             step(ref)
+            sync()
             times[name].append(time.perf_counter() - t0)
     audio_s = a.batch * a.seg
     base = float(np.median(times[variants[0][0]]))
-    print(f"batch {a.batch} x {a.seg} s, {a.threads} threads, {a.repeats} steps each (median):")
+    print(f"batch {a.batch} x {a.seg} s, {a.device}, {a.threads} threads, {a.repeats} steps each (median):")
     for name, _ in variants:
         t = float(np.median(times[name]))
         print(f"  {name:12s} {t:6.2f} s/step  {audio_s / t:5.2f}x real time  ratio to {variants[0][0]}: {base / t:.2f}x")
