@@ -71,6 +71,13 @@ def loss_fn(est, ref):
     return l_time + 0.5 * l_spec
 
 
+def training_loss(est, ref, sdr_weight=0.0):
+    """The training loss of one kind of example (four stems, or the two parts of a record):
+    `loss_fn`, plus `sdr_weight` x the SDR term."""
+    loss = loss_fn(est, ref)
+    return loss + sdr_weight * sdr_loss(est, ref) if sdr_weight else loss
+
+
 def two_part(est):
     """Four-stem estimates [B, 4, 2, L] -> [vocals, drums + bass + other] [B, 2, 2, L]: what
     recordings with an unknown accompaniment split are scored against."""
@@ -340,9 +347,7 @@ def main(argv=None):
             kind="valid", step=step, loss=vl, sdr=per, audio_hours=audio_s / 3600)
 
     def objective(est, ref):
-        """The training loss of one kind of example (four stems, or the two parts of a record)."""
-        loss = loss_fn(est, ref)
-        return loss + a.sdr_weight * sdr_loss(est, ref) if a.sdr_weight else loss
+        return training_loss(est, ref, a.sdr_weight)
 
     t_start = time.time()
     t_valid = t_save = t_print = time.time()

@@ -1,7 +1,7 @@
 """Training-step throughput on this machine: one step (separation, loss, backward, AdamW) of the
-shipped model (layout and weights from the committed fp32 export) on a fixed random batch, for each variant, the variants interleaved so that load
-from elsewhere hits them alike. Prints the median step time, audio seconds per second, and the
-ratio to the first variant (the baseline).
+shipped model (layout and weights from the committed fp32 export) on a fixed random batch, for
+each variant, the variants interleaved so that load from elsewhere hits them alike. Prints the
+median step time, audio seconds per second, and the ratio to the first variant (the baseline).
 
   demix-trainbench                                  # eager vs torch.compile, chunk 32, 2 threads
   demix-trainbench --variants eager:32 eager:16 --threads 1
@@ -16,7 +16,7 @@ import torch
 from .config import SAMPLE_RATE
 from .from_onnx import shipped_config, load_from_onnx
 from .model import DemixNet
-from .train import separate, loss_fn, sdr_loss, MODELS_DIR
+from .train import separate, training_loss, MODELS_DIR
 
 
 def make_step(kind, chunk, cfg, state, sdr_weight, device="cpu"):
@@ -27,13 +27,8 @@ def make_step(kind, chunk, cfg, state, sdr_weight, device="cpu"):
     opt = torch.optim.AdamW(net.parameters(), lr=1e-5, weight_decay=1e-4, betas=(0.9, 0.99))
     fwd = torch.compile(net) if kind == "compile" else net
 
-    def objective(ref):
-        est = separate(fwd, ref, chunk)
-        loss = loss_fn(est, ref)
-        return loss + sdr_weight * sdr_loss(est, ref) if sdr_weight else loss
-
     def step(ref):
-        loss = objective(ref)
+        loss = training_loss(separate(fwd, ref, chunk), ref, sdr_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
